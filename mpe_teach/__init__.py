@@ -1,0 +1,9 @@
+"""mpe_teach: learn how a model depends on its training data with the Memory-Perturbation
+Equation (Nickl, Xu, Tailor, Möllenhoff, Khan, NeurIPS 2023), with ground truth by retraining."""
+from .mlp import MLP
+from .models import ConvergenceWarning, LinearRegression, LogisticRegression, SoftmaxRegression
+from .mpe import PerturbationWarning, Sensitivity
+
+__all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "MLP", "Sensitivity",
+           "ConvergenceWarning", "PerturbationWarning"]
+__version__ = "0.1.0"
