@@ -14,6 +14,7 @@ below; ``Sensitivity`` applies them to all n examples at once.
 import warnings
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from .curvature import as_precision, build_precision
 
@@ -122,9 +123,7 @@ class Sensitivity:
         JM = self.jacobians_[idx].reshape(m * k, P)
         SinvJT = self.precision_.solve(JM.T)                    # S⁻¹ J_Mᵀ (P, mk)
         VMM = JM @ SinvJT                                       # J_M S⁻¹ J_Mᵀ (mk, mk)
-        D = np.zeros((m * k, m * k))                            # block diagonal of the Λ_j
-        for a in range(m):
-            D[a * k:(a + 1) * k, a * k:(a + 1) * k] = self.curvatures_[idx[a]]
+        D = block_diag(*self.curvatures_[idx])                  # the Λ_j on the diagonal
         u, ok = woodbury_errors(VMM, D, self.errors_[idx].ravel(), np.repeat(dw, k), method)
         if not ok:
             self._warn(idx)
