@@ -151,7 +151,7 @@ def check_weights(weights, n):
     """Per-example weights (n,): default ones; negative, NaN or wrongly sized weights are errors."""
     if weights is None:
         return np.ones(n)
-    w = np.asarray(weights, dtype=float)
+    w = np.array(weights, dtype=float)  # a copy: later edits to the caller's array must not leak in
     if w.shape != (n,):
         raise ValueError(f"weights must have shape ({n},), one per example; got {w.shape}")
     if not np.all(np.isfinite(w)):
@@ -295,7 +295,7 @@ class LogisticRegression(_Classifier):
 
     def _check_classes(self, classes):
         if len(classes) != 2:
-            raise ValueError(f"y has {len(classes)} class(es) {list(classes)[:5]}; "
+            raise ValueError(f"y has {len(classes)} class(es) {classes.tolist()[:5]}; "
                              "LogisticRegression needs exactly 2")
 
 
