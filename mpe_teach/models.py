@@ -239,6 +239,10 @@ class _GLM(Model):
                 t *= 0.5
             theta, value = theta - t * step, new_value
         self.n_iter_, self.grad_norm_ = it, gnorm
+        if self.delta == 0 and self.task == "classification" and self._separates(theta):
+            warnings.warn(f"{type(self).__name__}: the classes are perfectly separated and delta = 0, "
+                          "so the loss has no minimum (the parameters grow until the gradient "
+                          "underflows); use delta > 0", ConvergenceWarning, stacklevel=3)
         self._precision_cache = (theta.copy(), S, chol)
         return theta
 
@@ -277,6 +281,13 @@ class _Classifier(_GLM):
         self._check_classes(classes)
         self.classes_ = classes
         return encoded
+
+    def _separates(self, theta):
+        """True when θ classifies every training example with positive weight correctly."""
+        f = self.outputs(theta, self.X_)
+        pred = (f[:, 0] > 0).astype(int) if f.shape[1] == 1 else np.argmax(f, axis=1)
+        seen = self.weights_ > 0
+        return bool(np.all(pred[seen] == self.y_[seen]))
 
     def predict_proba(self, X):
         """Class probabilities (n, n_classes), columns in the order of classes_."""

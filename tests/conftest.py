@@ -1,0 +1,35 @@
+"""Small, seeded problems shared by the model and MPE tests."""
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+
+
+def regression_problem(n=40, d=3, seed=0, noise=0.5):
+    """y = 0.7 + X b + noise; X (n, d) standard normal."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 0.7 + X @ rng.normal(size=d) + noise * rng.normal(size=n)
+    return X, y
+
+
+def binary_problem(n=80, d=2, seed=0):
+    """Two overlapping Gaussian classes (not linearly separable), labels {0, 1}."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    X = rng.normal(size=(n, d)) + 1.0 * (2 * y[:, None] - 1)
+    return X, y
+
+
+def multiclass_problem(n=60, d=2, k=3, seed=0):
+    """k overlapping Gaussian classes in d dimensions, labels 0..k-1."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, size=n)
+    means = 2.0 * rng.normal(size=(k, d))
+    return rng.normal(size=(n, d)) + means[y], y
+
+
+@pytest.fixture(scope="session")
+def wine():
+    """The wine data (178 × 13, 3 classes), standardised column by column."""
+    X, y = load_wine(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
