@@ -3,7 +3,8 @@ Equation (Nickl, Xu, Tailor, Möllenhoff, Khan, NeurIPS 2023), with ground truth
 from .mlp import MLP
 from .models import ConvergenceWarning, LinearRegression, LogisticRegression, SoftmaxRegression
 from .mpe import PerturbationWarning, Sensitivity
+from .training import train
 
 __all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "MLP", "Sensitivity",
-           "ConvergenceWarning", "PerturbationWarning"]
+           "ConvergenceWarning", "PerturbationWarning", "train"]
 __version__ = "0.1.0"

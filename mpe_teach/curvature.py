@@ -8,6 +8,8 @@ A precision object answers two questions, vectorised over examples:
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 
+from .mlp_curvature import kfac, last_layer
+
 
 def ggn(J, Lam, weights):
     """Generalised Gauss–Newton Σ_i w_i J_iᵀ Λ_i J_i (P, P).  J (n, k, P), Λ (n, k, k), w (n,)."""
@@ -94,7 +96,7 @@ def diag(model, J, Lam):
     return DiagonalPrecision(ggn_diagonal(J, Lam, model.weights_) + model.delta)
 
 
-STRUCTURES = {"full": full, "diag": diag}
+STRUCTURES = {"full": full, "diag": diag, "kfac": kfac, "last_layer": last_layer}
 MLP_ONLY = ("kfac", "last_layer")
 
 

@@ -1,0 +1,260 @@
+"""Optimisers that expose the precision they imply at the current iterate (mpe-math §7).
+
+Every optimiser works on the weighted objective L(θ) = Σ_i w_i ℓ_i(θ) + (δ/2)||θ||² of a model
+with N = n training rows. A minibatch B estimates it without bias:
+
+    L̂(θ) = (N/|B|) Σ_{i∈B} w_i ℓ_i(θ) + (δ/2)||θ||²
+
+The first-order methods (SGD, RMSprop, Adam, VON) step on the per-example average ∇L̂/N, so their
+learning rates do not depend on N. Each optimiser has
+
+    start(model, theta)        set up its state at θ_0
+    step(model, theta, batch)  one update on the minibatch (indices) → the new θ
+    precision(model)           the precision S_t at the current iterate, as Sensitivity takes it:
+                               a (P, P) matrix, a (P,) diagonal, or a precision object
+
+| name               | update                                  | precision                        |
+|--------------------|-----------------------------------------|----------------------------------|
+| newton             | θ ← θ − t S⁻¹∇L (full batch, line search) | S = GGN(θ) + δI                |
+| online_newton      | S ← (1−ρ)S + ρ(Ĥ + δI), θ ← θ − ρ S⁻¹∇L̂ | S                                |
+| online_newton_diag | the same with a diagonal s              | s                                |
+| von                | IVON: m ← m − ρ(ḡ + δm/N)/(h + δ/N)     | N·h + δ                          |
+| adam, rmsprop      | θ ← θ − ρ m̂/(√v̂ + ε)                  | N·√v̂ + δ                        |
+| sgd                | θ ← θ − ρ ∇L̂/N (with momentum)         | GGN(θ) + δI, or the identity     |
+"""
+import inspect
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad
+from scipy.linalg import cho_factor, cho_solve
+
+from .curvature import ggn, ggn_diagonal
+
+
+# ---- what every optimiser needs from the model ------------------------------------------------
+def batch_loss(model, theta, idx):
+    """Σ_{i∈B} w_i ℓ_i(θ) over the minibatch B = idx (autograd-differentiable)."""
+    f = model.outputs(theta, model.X_[idx])
+    return anp.sum(model.weights_[idx] * model.likelihood.nll(model.y_[idx], f))
+
+
+_batch_grad = grad(batch_loss, 1)
+
+
+def batch_gradient(model, theta, idx):
+    """∇L̂(θ) = (N/|B|) Σ_{i∈B} w_i ∇ℓ_i(θ) + δθ: the unbiased minibatch estimate of ∇L."""
+    n = model.X_.shape[0]
+    return (n / len(idx)) * _batch_grad(model, theta, idx) + model.delta * theta
+
+
+def batch_ggn_parts(model, theta, idx):
+    """Per-example Jacobians J_i (|B|, k, P) and curvatures Λ_i (|B|, k, k) on the minibatch."""
+    X = model.X_[idx]
+    J = model.jacobians(X, theta) if hasattr(model, "layer_slices") else model.jacobians(X)
+    Lam = model.likelihood.curvatures(model.y_[idx], model.outputs(theta, X))
+    return J, Lam
+
+
+def full_ggn(model, theta):
+    """S(θ) = Σ_i w_i J_iᵀΛ_iJ_i + δI over all N examples (P, P): the Laplace / Newton precision."""
+    J, Lam = batch_ggn_parts(model, theta, np.arange(model.X_.shape[0]))
+    return ggn(J, Lam, model.weights_) + model.delta * np.eye(theta.shape[0]), J, Lam
+
+
+# ---- second-order methods ---------------------------------------------------------------------
+class Newton:
+    """Newton / Gauss–Newton on the full batch: θ ← θ − t S⁻¹∇L, S = GGN(θ) + δI, with t halved
+    until L decreases (Armijo). Precision: S at the current iterate."""
+
+    full_batch = True
+
+    def __init__(self, max_halvings=30):
+        self.max_halvings = max_halvings
+
+    def start(self, model, theta):
+        self._theta, self._S = None, None
+
+    def step(self, model, theta, idx):
+        S, J, Lam = full_ggn(model, theta)
+        e = model.likelihood.errors(model.y_, model.outputs(theta, model.X_))
+        g = np.einsum("n,nk,nkp->p", model.weights_, e, J) + model.delta * theta
+        direction = cho_solve(cho_factor(S), g)
+        value, t = model.objective(theta), 1.0
+        for _ in range(self.max_halvings):
+            new = theta - t * direction
+            if model.objective(new) <= value - 1e-4 * t * (g @ direction):
+                return new
+            t *= 0.5
+        return theta    # no decrease possible: at a minimum to machine precision
+
+    def precision(self, model):
+        return full_ggn(model, model.theta_)[0]
+
+
+class OnlineNewton:
+    """Online Newton with a full precision: S_t = (1−ρ)S_{t−1} + ρ(Ĥ_B + δI), θ ← θ − ρ S_t⁻¹∇L̂,
+    where Ĥ_B = (N/|B|) Σ_{i∈B} w_i J_iᵀΛ_iJ_i. S_0 is the full GGN + δI at θ_0."""
+
+    full_batch = False
+
+    def __init__(self, lr=0.5):
+        self.lr = lr
+
+    def start(self, model, theta):
+        self.S = full_ggn(model, theta)[0]
+
+    def _curvature(self, model, theta, idx):
+        J, Lam = batch_ggn_parts(model, theta, idx)
+        w = model.weights_[idx] * model.X_.shape[0] / len(idx)
+        return ggn(J, Lam, w) + model.delta * np.eye(theta.shape[0])
+
+    def step(self, model, theta, idx):
+        rho = self.lr
+        self.S = (1 - rho) * self.S + rho * self._curvature(model, theta, idx)
+        return theta - rho * cho_solve(cho_factor(self.S), batch_gradient(model, theta, idx))
+
+    def precision(self, model):
+        return self.S
+
+
+class OnlineNewtonDiag(OnlineNewton):
+    """Online Newton with a diagonal precision s_t (minibatch): θ ← θ − ρ ∇L̂ / s_t."""
+
+    def start(self, model, theta):
+        J, Lam = batch_ggn_parts(model, theta, np.arange(model.X_.shape[0]))
+        self.S = ggn_diagonal(J, Lam, model.weights_) + model.delta
+
+    def _curvature(self, model, theta, idx):
+        J, Lam = batch_ggn_parts(model, theta, idx)
+        w = model.weights_[idx] * model.X_.shape[0] / len(idx)
+        return ggn_diagonal(J, Lam, w) + model.delta
+
+    def step(self, model, theta, idx):
+        rho = self.lr
+        self.S = (1 - rho) * self.S + rho * self._curvature(model, theta, idx)
+        return theta - rho * batch_gradient(model, theta, idx) / self.S
+
+
+# ---- first-order and variational methods ------------------------------------------------------
+class VON:
+    """Variational online Newton with a diagonal Gaussian q = N(m, diag(σ²)) (the IVON update).
+
+    Each step draws θ̃ = m + σ ε, ε ~ N(0, I), takes the minibatch average gradient ĝ of the
+    losses at θ̃ and the reparameterisation-trick Hessian estimate ĥ = ĝ ε / σ, then
+
+        ḡ ← β₁ ḡ + (1−β₁) ĝ
+        h ← β₂ h + (1−β₂) ĥ + ½(1−β₂)² (h − ĥ)² / (h + δ/N)      (keeps h > 0)
+        m ← m − ρ (ḡ + δ m / N) / (h + δ/N)
+
+    with σ² = 1 / (N (h + δ/N)). Precision: 1/σ² = N·h + δ (diagonal)."""
+
+    full_batch = False
+
+    def __init__(self, lr=0.1, beta1=0.9, beta2=0.99999, hess_init=0.1, seed=0):
+        self.lr, self.beta1, self.beta2, self.hess_init, self.seed = lr, beta1, beta2, hess_init, seed
+
+    def start(self, model, theta):
+        self.rng = np.random.default_rng(self.seed)
+        self.g = np.zeros_like(theta)
+        self.h = np.full_like(theta, float(self.hess_init))
+
+    def step(self, model, theta, idx):
+        n, delta = model.X_.shape[0], model.delta
+        sigma = 1.0 / np.sqrt(n * self.h + delta)
+        eps = self.rng.standard_normal(theta.shape)
+        g_hat = _batch_grad(model, theta + sigma * eps, idx) / len(idx)
+        h_hat = g_hat * eps / sigma
+        self.g = self.beta1 * self.g + (1 - self.beta1) * g_hat
+        b2, lam = self.beta2, delta / n
+        self.h = b2 * self.h + (1 - b2) * h_hat + 0.5 * (1 - b2) ** 2 * (self.h - h_hat) ** 2 / (self.h + lam)
+        return theta - self.lr * (self.g + lam * theta) / (self.h + lam)
+
+    def precision(self, model):
+        return model.X_.shape[0] * self.h + model.delta
+
+
+class Adam:
+    """Adam on ∇L̂/N: m̂, v̂ the bias-corrected moment estimates; θ ← θ − ρ m̂/(√v̂ + ε).
+    Precision: N·√v̂ + δ (diagonal)."""
+
+    full_batch = False
+
+    def __init__(self, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+
+    def start(self, model, theta):
+        self.m, self.v, self.t = np.zeros_like(theta), np.zeros_like(theta), 0
+
+    def _moments(self, g):
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * g
+        self.v = self.beta2 * self.v + (1 - self.beta2) * g**2
+        return self.m / (1 - self.beta1**self.t), self.v / (1 - self.beta2**self.t)
+
+    def step(self, model, theta, idx):
+        m_hat, v_hat = self._moments(batch_gradient(model, theta, idx) / model.X_.shape[0])
+        return theta - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def precision(self, model):
+        v_hat = self.v / (1 - self.beta2**max(self.t, 1))
+        return model.X_.shape[0] * np.sqrt(v_hat) + model.delta
+
+
+class RMSprop(Adam):
+    """RMSprop: Adam without momentum (β₁ = 0); v̂ is bias-corrected too. Precision N·√v̂ + δ."""
+
+    def __init__(self, lr=1e-3, beta2=0.99, eps=1e-8):
+        super().__init__(lr=lr, beta1=0.0, beta2=beta2, eps=eps)
+
+
+class SGD:
+    """SGD with momentum on ∇L̂/N. Precision: the Laplace GGN + δI computed at the current iterate
+    (precision="ggn"), or the identity (precision="identity": the sensitivity is then V_i e_i
+    with V_i = J_iJ_iᵀ, the raw gradient view)."""
+
+    full_batch = False
+    PRECISIONS = ("ggn", "identity")
+
+    def __init__(self, lr=0.1, momentum=0.9, precision="ggn"):
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"precision must be one of {list(self.PRECISIONS)}; got {precision!r}")
+        self.lr, self.momentum, self.kind = lr, momentum, precision
+
+    def start(self, model, theta):
+        self.velocity = np.zeros_like(theta)
+
+    def step(self, model, theta, idx):
+        g = batch_gradient(model, theta, idx) / model.X_.shape[0]
+        self.velocity = self.momentum * self.velocity + g
+        return theta - self.lr * self.velocity
+
+    def precision(self, model):
+        if self.kind == "identity":
+            return np.ones(model.theta_.shape[0])
+        return full_ggn(model, model.theta_)[0]
+
+
+OPTIMIZERS = {"newton": Newton, "online_newton": OnlineNewton,
+              "online_newton_diag": OnlineNewtonDiag, "von": VON, "adam": Adam,
+              "rmsprop": RMSprop, "sgd": SGD}
+
+
+def make_optimizer(name, seed=0, **options):
+    """The optimiser called ``name`` with its options; unknown names or options are ValueErrors
+    that list the valid ones."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {sorted(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name]
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for optimizer {name!r}; valid: {valid}")
+    for key, value in options.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"option {key} of optimizer {name!r} must be a finite number >= 0; "
+                                 f"got {value}")
+    if "seed" in inspect.signature(cls.__init__).parameters:
+        options["seed"] = seed
+    return cls(**options)
