@@ -1,0 +1,334 @@
+"""Perturbation explorers: a slider sets ONE training example's weight (0 = removed, 1 = as
+trained, 2 = duplicated, up to 3) and the figure shows the MPE's prediction next to the truth
+from retraining.
+
+Every explorer can be driven without a browser: ``update(weight)`` recomputes the MPE estimate
+and the refit, redraws, sets the readout and returns the numbers it shows. The figure is put
+into the Output widget through its state (``plot.outputs``), so it renders the same in
+JupyterLab, in a static HTML export and under nbval.
+
+    >>> ex = linear_regression_explorer()       # the planted outlier of datasets.regression_1d
+    >>> ex.update(0.0)["est"]                   # its own fitted value's change when removed
+"""
+import html
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import datasets, plots
+from .models import LinearRegression, LogisticRegression
+from .mpe import METHODS, Sensitivity
+
+WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = 0.0, 3.0, 0.05
+
+
+class PerturbationExplorer:
+    """A weight slider for one training example, a readout (MPE vs refit) and a figure.
+
+    Subclasses define ``compute(weight) -> dict`` (with keys "est" and "true": the headline
+    scalar), ``setup(fig)`` (draws what does not change and creates the artists that do, listed
+    in ``self.moving``) and ``refresh(weight, result)`` (moves those artists). The still part is
+    rendered once; each update redraws only the moving artists onto it (blitting), so an update
+    costs a few milliseconds of drawing plus the PNG encoding.
+    slow=True (for models whose refit takes a while) updates only when the slider is released
+    and shows "computing…" while it works.
+    """
+
+    headline = "change"
+
+    def __init__(self, model, example, method="mpe", slow=False, figsize=(9.0, 3.4), dpi=80):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
+        n = model.X_.shape[0]
+        if isinstance(example, bool) or not isinstance(example, (int, np.integer)) \
+                or not 0 <= example < n:
+            raise ValueError(f"example must be an integer index in 0..{n - 1}; got {example!r}")
+        self.model, self.example, self.method = model, int(example), method
+        self.slow = slow
+        self.sensitivity = Sensitivity(model)
+        self.slider = widgets.FloatSlider(value=1.0, min=WEIGHT_MIN, max=WEIGHT_MAX,
+                                          step=WEIGHT_STEP, description="weight",
+                                          readout_format=".2f", continuous_update=not slow)
+        self.slider.add_class("mpe-weight-slider")
+        self.readout = widgets.HTML()
+        self.readout.add_class("mpe-readout")
+        self.plot = widgets.Output()
+        self.plot.add_class("mpe-plot")
+        self.box = widgets.VBox([self.slider, self.readout, self.plot])
+        self.box.add_class("mpe-explorer")
+        self._build_figure(figsize, dpi)
+        self._syncing = False
+        self.slider.observe(self._on_slider, names="value")
+        self.last = self.update(self.slider.value)
+
+    # ---- what a subclass provides ----------------------------------------------------------
+    def compute(self, weight):
+        raise NotImplementedError
+
+    def setup(self, fig):
+        raise NotImplementedError
+
+    def refresh(self, weight, result):
+        raise NotImplementedError
+
+    # ---- the update --------------------------------------------------------------------
+    def perturbed_weights(self, weight):
+        """The model's weights with the chosen example's weight replaced (n,)."""
+        w = self.model.weights_.copy()
+        w[self.example] = weight
+        return w
+
+    def update(self, weight):
+        """Recompute the MPE estimate and the refit for this weight, redraw, set the readout.
+
+        Returns the numbers shown: a dict with at least "weight", "est" and "true"."""
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(f"weight must be a number in [{WEIGHT_MIN}, {WEIGHT_MAX}]; "
+                             f"got {weight!r}") from None
+        if not WEIGHT_MIN <= weight <= WEIGHT_MAX:
+            raise ValueError(f"weight must be a number in [{WEIGHT_MIN}, {WEIGHT_MAX}]; got {weight}")
+        if self.slider.value != weight:          # keep the slider in step when driven from code
+            self._syncing = True
+            try:
+                self.slider.value = weight
+            finally:
+                self._syncing = False
+        if self.slow:
+            self.readout.value = (f"<b>computing…</b> refitting with weight "
+                                  f"<span class=\"mpe-weight\">{weight:.2f}</span>")
+        result = dict(self.compute(weight), weight=weight)
+        self.refresh(weight, result)
+        self.plot.outputs = (self._render(),)
+        self.readout.value = self.readout_html(result)
+        self.last = result
+        return result
+
+    def readout_html(self, r):
+        form = "finite MPE form" if self.method == "mpe" else "first-order form"
+        return (f"Example {self.example}, weight <span class=\"mpe-weight\">{r['weight']:.2f}</span>"
+                f" &nbsp;|&nbsp; {html.escape(self.headline)}: MPE "
+                f"<span class=\"mpe-est\">{r['est']:.4f}</span> vs refit "
+                f"<span class=\"mpe-true\">{r['true']:.4f}</span> &nbsp;<small>({form})</small>")
+
+    def _on_slider(self, change):
+        if not self._syncing:
+            self.update(change["new"])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.box)
+
+    # ---- drawing: the still part once, the moving artists on every update ------------------
+    def _build_figure(self, figsize, dpi):
+        self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.fig)
+        self.moving = []
+        self.setup(self.fig)
+        for artist in self.moving:
+            artist.set_animated(True)
+        self.fig.canvas.draw()                  # lays out and draws the still part
+        self.fig.set_layout_engine("none")      # freeze the layout
+        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def _render(self):
+        canvas = self.fig.canvas
+        canvas.restore_region(self._background)
+        for artist in self.moving:
+            self.fig.draw_artist(artist)
+        return plots.png_output(canvas)
+
+
+class LinearRegressionExplorer(PerturbationExplorer):
+    """1-D linear regression: the fitted line after re-weighting, MPE and refit drawn together
+    (they coincide: the MPE is exact for a quadratic loss), and the parameter change as bars.
+
+    Headline: Δf_i, the change of the chosen example's own fitted value."""
+
+    headline = "Δf_i (change of this example's fitted value)"
+
+    def __init__(self, model, example, **kw):
+        if model.X_.shape[1] != 1:
+            raise ValueError(f"LinearRegressionExplorer draws 1-D data; X has {model.X_.shape[1]} columns")
+        self.grid = np.linspace(model.X_[:, 0].min() - 0.3, model.X_[:, 0].max() + 0.3, 2)[:, None]
+        super().__init__(model, example, **kw)
+
+    def compute(self, weight):
+        i, s = self.example, self.sensitivity
+        refit = self.model.refit(self.perturbed_weights(weight))
+        d_theta_est = s.param_change(i, weight, self.method)
+        d_theta_true = refit.theta_ - self.model.theta_
+        est = float(s.pred_change(i, weight, self.method)[0])
+        true = float(refit.train_outputs()[i, 0] - s.outputs_[i, 0])
+        return {"est": est, "true": true, "param_change_est": d_theta_est,
+                "param_change_true": d_theta_true, "theta_refit": refit.theta_}
+
+    def _line(self, theta):
+        return self.model.with_theta(theta).predict(self.grid)
+
+    def setup(self, fig):
+        ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.6, 1))
+        m, xg, nan = self.model, self.grid[:, 0], np.full(2, np.nan)
+        i = self.example
+        plots.fitted_lines(ax1, m.X_, m.y_, {
+            "trained (all weights 1)": (xg, m.predict(self.grid), {"color": plots.BEFORE_COLOR, "linestyle": ":"}),
+            "MPE prediction": (xg, nan, {"color": plots.MPE_COLOR, "linewidth": 4, "alpha": 0.5}),
+            "refit": (xg, nan, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
+        }, title="Re-weighting one example: MPE line and refit line coincide")
+        self.line_est, self.line_true = ax1.get_lines()[-2:]
+        self.marker, = ax1.plot(m.X_[i, 0], m.y_[i], "o", color="crimson", zorder=3,
+                                label=f"example {i} (size = weight)")
+        ax1.legend(fontsize=7, loc="upper left")
+        # bar heights move; the axis range covers every weight on the slider
+        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
+        reach = max(np.abs(self.sensitivity.param_change(i, w, self.method)).max() for w in grid)
+        zero = np.zeros(m.n_params_)
+        plots.param_bars(ax2, ["intercept", "slope"], zero, zero)
+        ax2.set_ylim(-1.15 * reach - 1e-9, 1.15 * reach + 1e-9)
+        self.bars = [p for c in ax2.containers for p in c.patches]
+        self.moving = [self.line_est, self.line_true, self.marker, *self.bars]
+
+    def refresh(self, weight, r):
+        self.line_est.set_ydata(self._line(self.model.theta_ + r["param_change_est"]))
+        self.line_true.set_ydata(self._line(r["theta_refit"]))
+        self.marker.set_markersize(10 if weight == 0 else 3 + 4 * weight)
+        self.marker.set_markerfacecolor("none" if weight == 0 else "crimson")
+        for bar, h in zip(self.bars, [*r["param_change_est"], *r["param_change_true"]]):
+            bar.set_height(h)
+
+
+class LogisticRegressionExplorer(PerturbationExplorer):
+    """Binary logistic regression on 2-D data: the decision boundary moving with the weight
+    (MPE vs refit), and the change of the example's probability against its weight for the
+    finite and the first-order forms and the refit.
+
+    Headline: Δp_i, the change of the chosen example's predicted probability P(y = 1)."""
+
+    headline = "Δp_i (change of this example's predicted P(y=1))"
+
+    def __init__(self, model, example, class_names=None, **kw):
+        if model.X_.shape[1] != 2:
+            raise ValueError(f"LogisticRegressionExplorer draws 2-D data; X has {model.X_.shape[1]} columns")
+        self.class_names = class_names
+        super().__init__(model, example, **kw)
+
+    def _prob(self, f):
+        return float(self.model.likelihood.probabilities(np.atleast_2d(f))[0, 1])
+
+    def compute(self, weight):
+        i, s = self.example, self.sensitivity
+        refit = self.model.refit(self.perturbed_weights(weight))
+        p0 = self._prob(s.outputs_[i])
+        est = self._prob(s.outputs_[i] + s.pred_change(i, weight, self.method)) - p0
+        true = self._prob(refit.train_outputs()[i]) - p0
+        return {"est": est, "true": true,
+                "theta_est": self.model.theta_ + s.param_change(i, weight, self.method),
+                "theta_refit": refit.theta_}
+
+    def curves(self):
+        """Δp_i on the slider's grid of weights: finite form, first-order form, refit."""
+        i, s = self.example, self.sensitivity
+        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
+        p0 = self._prob(s.outputs_[i])
+        est = {m: [self._prob(s.outputs_[i] + s.pred_change(i, w, m)) - p0 for w in grid]
+               for m in METHODS}
+        true = [self._prob(self.model.refit(self.perturbed_weights(w)).train_outputs()[i]) - p0
+                for w in grid]
+        return grid, est, np.array(true)
+
+    def setup(self, fig):
+        ax1, ax2 = fig.subplots(1, 2)
+        m, i = self.model, self.example
+        nan = np.full(3, np.nan)
+        plots.decision_boundaries(ax1, m.X_, m.y_, {
+            "trained (all weights 1)": (m.theta_, {"color": plots.BEFORE_COLOR, "linestyle": ":"}),
+            "MPE prediction": (nan, {"color": plots.MPE_COLOR, "linewidth": 4, "alpha": 0.5}),
+            "refit": (nan, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
+        }, class_names=self.class_names, title=f"Decision boundary as example {i}'s weight changes")
+        self.line_est, self.line_true = ax1.get_lines()[-2:]
+        self.marker, = ax1.plot(*m.X_[i], "*", color="crimson", markeredgecolor="crimson",
+                                zorder=3, label=f"example {i} (size = weight)")
+        ax1.legend(fontsize=7, loc="lower left")
+        grid, est, true = self.curves()
+        plots.change_curves(ax2, grid, {
+            "MPE, finite form": (est["mpe"], {"color": plots.MPE_COLOR}),
+            "MPE, first order": (est["influence"], {"color": plots.ALT_COLOR, "linestyle": "-."}),
+            "refit": (true, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
+        }, ylabel=f"Δp of example {i}",
+            title="Finite form tracks the refit; first order: tangent")
+        self.vline = ax2.axvline(1.0, color="crimson", linewidth=1.2)
+        self.moving = [self.line_est, self.line_true, self.marker, self.vline]
+
+    def refresh(self, weight, r):
+        x1 = self.line_est.get_xdata()
+        for line, theta in ((self.line_est, r["theta_est"]), (self.line_true, r["theta_refit"])):
+            line.set_ydata(-(theta[0] + theta[1] * x1) / theta[2])
+        self.marker.set_markersize(14 if weight == 0 else 5 + 6 * weight)
+        self.marker.set_markerfacecolor("none" if weight == 0 else "crimson")
+        self.vline.set_xdata([weight, weight])
+
+
+class DigitExplorer(PerturbationExplorer):
+    """A digit classifier (softmax regression or MLP): the chosen image and its class
+    probabilities before, as the MPE predicts and after refitting. Refit is slow for an MLP, so
+    by default the figure updates when the slider is released and shows "computing…".
+
+    Headline: Δp_i, the change of the probability of the example's TRUE class."""
+
+    headline = "Δp_i (change of the probability of this example's true class)"
+
+    def __init__(self, model, example, slow=True, **kw):
+        if model.X_.shape[1] != 64:
+            raise ValueError(f"DigitExplorer shows 8x8 digits; X has {model.X_.shape[1]} columns")
+        super().__init__(model, example, slow=slow, **kw)
+
+    def compute(self, weight):
+        i, s, lik = self.example, self.sensitivity, self.model.likelihood
+        refit = self.model.refit(self.perturbed_weights(weight))
+        y = self.model.y_[i]
+        p0 = lik.probabilities(s.outputs_[i:i + 1])[0]
+        p_est = lik.probabilities(s.outputs_[i:i + 1] + s.pred_change(i, weight, self.method))[0]
+        p_true = lik.probabilities(refit.train_outputs()[i:i + 1])[0]
+        return {"est": float(p_est[y] - p0[y]), "true": float(p_true[y] - p0[y]),
+                "p_before": p0, "p_est": p_est, "p_true": p_true}
+
+    def setup(self, fig):
+        ax1, ax2 = fig.subplots(1, 2, width_ratios=(1, 3))
+        i, m = self.example, self.model
+        plots.image_row([ax1], datasets.as_images(m.X_[[i]]),
+                        [f"example {i}, label {m.classes_[m.y_[i]]}"])
+        k = len(m.classes_)
+        p0 = m.likelihood.probabilities(self.sensitivity.outputs_[i:i + 1])[0]
+        plots.probability_bars(ax2, {"trained (weight 1)": p0, "MPE prediction": np.zeros(k),
+                                     "refit": np.zeros(k)}, m.classes_,
+                               title="Class probabilities of the example: trained, MPE, refit")
+        self.bars = [p for c in ax2.containers[1:] for p in c.patches]
+        self.moving = list(self.bars)
+
+    def refresh(self, weight, r):
+        for bar, h in zip(self.bars, [*r["p_est"], *r["p_true"]]):
+            bar.set_height(h)
+
+
+# ---- factories with deterministic defaults (the notebooks call these with no arguments) --------
+def linear_regression_explorer(example=None, seed=0, delta=0.0, **kw):
+    """datasets.regression_1d(seed=seed) and LinearRegression(delta, noise_var=1); the default
+    example is the planted outlier (wrong about it, not uncertain)."""
+    data = datasets.regression_1d(seed=seed)
+    model = LinearRegression(delta=delta).fit(data.X_train, data.y_train)
+    example = data.special_index if example is None else example
+    return LinearRegressionExplorer(model, example, **kw)
+
+
+def logistic_regression_explorer(example=None, seed=0, method="mpe", n=60, delta=1.0, **kw):
+    """datasets.two_moons(n=60, seed=seed) and LogisticRegression(delta=1); the default example
+    is the one whose removal changes its own prediction most (largest estimated deviation)."""
+    data = datasets.two_moons(n=n, seed=seed)
+    model = LogisticRegression(delta=delta).fit(data.X_train, data.y_train)
+    if example is None:
+        example = int(np.argmax(Sensitivity(model).deviations()))
+    return LogisticRegressionExplorer(model, example, method=method,
+                                      class_names=data.target_names, **kw)
