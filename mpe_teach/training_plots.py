@@ -53,12 +53,13 @@ def plot_delta_sweep(result):
 
 
 def plot_leave_one_class_out(result):
-    """Experiment 4: per-class MPE estimate vs test NLL after retraining without that class."""
+    """Experiment 4: per-class MPE estimate (group finite form, all of the class removed at once)
+    vs the test NLL on the class after retraining without it."""
     fig, ax = plt.subplots(figsize=(4.6, 4))
     ax.scatter(result["estimated"], result["retrained_test_nll"])
     for c, x, y in zip(result["classes"], result["estimated"], result["retrained_test_nll"]):
         ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, 4))
-    ax.set_xlabel("MPE estimate: mean LOO NLL of the class's training images")
+    ax.set_xlabel("MPE estimate: class's training NLL after removing the class (group form)")
     ax.set_ylabel("test NLL on the class, retrained without it")
     ax.set_title(f"Leave one class out: same ranking? (Spearman {result['spearman']:.2f})")
     fig.tight_layout()

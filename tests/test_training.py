@@ -140,10 +140,14 @@ def test_experiments_and_plots_run_on_a_tiny_problem():
     assert list(r1["adam"]["epoch"]) == [1, 2]
     r2 = E.deviations_vs_refit(n_refits=3, n_train=60, hidden=(3,))
     assert set(r2["pearson_r"]) == {"full", "diag", "kfac", "last_layer"} and r2["true"].shape == (3,)
-    r3 = E.delta_sweep(deltas=(0.1, 1.0), **tiny)
-    assert r3["grid_steps_apart"] in (0, 1)
-    r4 = E.leave_one_class_out(**tiny)
+    assert np.isfinite(r1["sgd"]["final_loo_full_ggn"]) and r1["sgd"]["test_nll_se"] > 0
+    r3 = E.delta_sweep(deltas=(0.1, 1.0), n_train=100, hidden=(4,))
+    assert r3["grid_steps_apart"] in (0, 1) and r3["loo_nll"].shape == (2,)
+    r4 = E.leave_one_class_out(n_train=100, hidden=(4,))
     assert r4["estimated"].shape == (10,) and np.all(np.isfinite(r4["retrained_test_nll"]))
+    assert set(r4["spearman_all"]) == {"estimated", "estimated_first_order", "estimated_one_step"}
+    # removing a class must raise the NLL on its own training images, in truth and as estimated
+    assert np.all(r4["retrained_train_nll"] > 1.0) and np.all(r4["estimated"] > r4["estimated_first_order"])
     r5 = E.evolving_sensitivities(history=r1["adam"]["history"], data=E.digits(n_train=100), n_per_class=1)
     assert r5["most_images"].shape == (10, 1, 8, 8)
     assert np.all(np.diff(r5["sorted"], axis=1) <= 0)
@@ -151,3 +155,25 @@ def test_experiments_and_plots_run_on_a_tiny_problem():
                 P.plot_leave_one_class_out(r4), P.plot_sorted_sensitivities(r5), P.plot_memory_images(r5)):
         assert fig.axes[0].get_title() or fig._suptitle is not None
         plt.close(fig)
+
+
+def test_cosine_schedule_decays_the_rate_and_restores_it(moons):
+    X, y = moons.X_train, moons.y_train
+    const, _ = train(LogisticRegression(delta=1.0), X, y, "sgd", epochs=1, batch_size=60, lr=0.2,
+                     progress=False)
+    cos, _ = train(LogisticRegression(delta=1.0), X, y, "sgd", epochs=1, batch_size=60, lr=0.2,
+                   lr_schedule="cosine", progress=False)
+    # one full-batch step: the cosine rate at step 0 of 1 is the full rate, so the runs agree
+    np.testing.assert_allclose(cos.theta_, const.theta_, rtol=1e-12)
+    two, _ = train(LogisticRegression(delta=1.0), X, y, "sgd", epochs=2, batch_size=60, lr=0.2,
+                   momentum=0.0, lr_schedule="cosine", progress=False)
+    # by hand: θ_1 = θ_0 − 0.2 ∇L(θ_0)/N, then θ_2 = θ_1 − 0.2·½(1 + cos(π/2)) ∇L(θ_1)/N
+    ref = prepare(LogisticRegression(delta=1.0), X, y)
+    t1 = ref.theta_ - 0.2 * ref.gradient(ref.theta_) / 60
+    t2 = t1 - 0.1 * ref.gradient(t1) / 60
+    np.testing.assert_allclose(two.theta_, t2, rtol=1e-10)
+    assert two.optimizer_.lr == 0.2
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        train(LogisticRegression(), X, y, "sgd", lr_schedule="step", progress=False)
+    with pytest.raises(ValueError, match="no learning rate"):
+        train(LogisticRegression(), X, y, "newton", lr_schedule="cosine", progress=False)
