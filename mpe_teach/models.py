@@ -38,6 +38,13 @@ class Model:
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, X, y, weights=None):
         """Fit to X (n, d) and y (n,), each example weighted by weights (n,) (default ones)."""
+        self.prepare(X, y, weights)
+        self.theta_ = self._optimise(self._initial_theta())
+        return self
+
+    def prepare(self, X, y, weights=None):
+        """Validate and store the data (X_, y_, weights_) without optimising: what ``fit`` does
+        before it calls the optimiser, and what an outside training loop starts from."""
         X, y = self._check_X(X), np.asarray(y)
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise ValueError(f"y must have shape ({X.shape[0]},) to match X; got {y.shape}")
@@ -46,8 +53,8 @@ class Model:
             self.__dict__.pop(stale, None)
         self.X_, self.y_ = X, self._encode_targets(y)
         self.weights_ = check_weights(weights, X.shape[0])
+        self._precision_cache = None
         self._setup(X)
-        self.theta_ = self._optimise(self._initial_theta())
         return self
 
     def refit(self, weights):

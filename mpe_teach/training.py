@@ -9,14 +9,13 @@ with the model at the current iterate: one code path gives V_{i,t}, Δf_{i,t}, t
 (1/n) Σ_i ℓ(y_i, f_i + Δf_i) and the per-example sensitivities for every optimiser.
 """
 import copy
-import operator
 import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .models import check_weights
+from .datasets import _check_int
 from .mpe import PerturbationWarning, Sensitivity
 from .optim import make_optimizer
 
@@ -36,18 +35,8 @@ class History(list):
 def prepare(model, X, y, weights=None):
     """Validate the data and set the model up at its initial θ_0 without optimising (what
     ``fit`` does before it calls the optimiser). Returns a new model; ``model`` is untouched."""
-    model = copy.deepcopy(model)
-    X, y = model._check_X(X), np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X; got {y.shape}")
-    model._check_hyperparameters()
-    for stale in ("theta_", "classes_"):
-        model.__dict__.pop(stale, None)
-    model.X_, model.y_ = X, model._encode_targets(y)
-    model.weights_ = check_weights(weights, X.shape[0])
-    model._setup(X)
+    model = copy.deepcopy(model).prepare(X, y, weights)
     model.theta_ = model._initial_theta()
-    model._precision_cache = None
     return model
 
 
@@ -146,16 +135,3 @@ def train(model, X, y, optimizer="adam", epochs=20, X_test=None, y_test=None, ch
         opt.lr = base_lr        # the optimiser keeps the learning rate it was given
     model.optimizer_ = opt
     return model, history
-
-
-def _check_int(name, value, minimum, maximum=None):
-    expected = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be {expected}; got {value!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be {expected}; got {value!r}")
-    return value
