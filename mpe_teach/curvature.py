@@ -6,7 +6,7 @@ A precision object answers two questions, vectorised over examples:
 ``build_precision(structure, ...)`` makes one from a fitted model's Jacobians and curvatures.
 """
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg import blas, cholesky
 
 from .mlp_curvature import kfac, last_layer
 
@@ -14,7 +14,7 @@ from .mlp_curvature import kfac, last_layer
 def ggn(J, Lam, weights):
     """Generalised Gauss–Newton Σ_i w_i J_iᵀ Λ_i J_i (P, P).  J (n, k, P), Λ (n, k, k), w (n,)."""
     n, k, P = J.shape
-    LJ = np.einsum("n,nkl,nlp->nkp", weights, Lam, J)
+    LJ = (weights[:, None, None] * Lam) @ J                  # w_i Λ_i J_i  (n, k, P)
     return J.reshape(n * k, P).T @ LJ.reshape(n * k, P)
 
 
@@ -32,20 +32,45 @@ class FullPrecision:
         self.S = np.asarray(S, dtype=float)
         if chol is None:
             try:
-                chol = np.linalg.cholesky(self.S)
+                chol = cholesky(self.S, lower=True)
             except np.linalg.LinAlgError:
                 raise ValueError("the precision S is not positive definite; "
                                  "use delta > 0 or a curvature structure that is") from None
         self.L = chol
 
-    def solve(self, B):
-        return cho_solve((self.L, True), B)
+    # For small P, S⁻¹ itself is cheap (P³) and one matrix product with it beats triangular
+    # solves against many right-hand sides (measured 6x for n = 5000, P = 51); for large P the
+    # triangular solves win.
+    SMALL_P = 512
+
+    def inverse(self):
+        """S⁻¹ (P, P), computed once from the Cholesky factor."""
+        if getattr(self, "_inverse", None) is None:
+            self._inverse = self.solve(np.eye(self.L.shape[0]), triangular=True)
+        return self._inverse
+
+    def _use_inverse(self, n_rhs):
+        P = self.L.shape[0]
+        return P <= self.SMALL_P and n_rhs >= P
+
+    def solve(self, B, triangular=False):
+        """S⁻¹B for B (P,) or (P, m), as (BᵀL⁻ᵀ)L⁻¹ transposed (S is symmetric)."""
+        if not triangular and B.ndim == 2 and self._use_inverse(B.shape[1]):
+            return self.inverse() @ B
+        Bt = np.atleast_2d(B.T)                                   # (m, P)
+        X = blas.dtrsm(1.0, self.L, Bt, side=1, lower=1, trans_a=1)   # Bᵀ L⁻ᵀ
+        X = blas.dtrsm(1.0, self.L, X, side=1, lower=1, trans_a=0)    # Bᵀ L⁻ᵀ L⁻¹ = Bᵀ S⁻¹
+        return X.T.reshape(B.shape)
 
     def variances(self, J):
-        """V_i = J_i S⁻¹ J_iᵀ = (L⁻¹J_iᵀ)ᵀ(L⁻¹J_iᵀ); one triangular solve for all n·k rows."""
+        """V_i = J_i S⁻¹ J_iᵀ = (J_i L⁻ᵀ)(J_i L⁻ᵀ)ᵀ; one triangular solve for all n·k rows
+        (from the right, J L⁻ᵀ, faster than L⁻¹Jᵀ), or one product with S⁻¹ when P is small."""
         n, k, P = J.shape
-        A = solve_triangular(self.L, J.reshape(n * k, P).T, lower=True).T.reshape(n, k, P)
-        return np.einsum("nkp,nlp->nkl", A, A)
+        if self._use_inverse(n * k):
+            JS = (J.reshape(n * k, P) @ self.inverse()).reshape(n, k, P)
+            return JS @ J.transpose(0, 2, 1)
+        A = blas.dtrsm(1.0, self.L, J.reshape(n * k, P), side=1, lower=1, trans_a=1).reshape(n, k, P)
+        return A @ A.transpose(0, 2, 1)
 
     def matrix(self):
         return self.S

@@ -45,6 +45,9 @@ def woodbury_errors(V, Lam, e, dw, method="mpe"):
     if method == "influence":
         return r, ok
     M = np.eye(V.shape[-1]) + np.broadcast_to(dw, e.shape)[..., :, None] * (Lam @ V)
+    if M.shape[-1] == 1:     # k = 1: M = 1 + Δβv is its own eigenvalue and the solve a division
+        ok = M[..., 0, 0] > 1e-8
+        return np.where(ok[..., None], r / np.where(ok, M[..., 0, 0], 1.0)[..., None], r), ok
     # S + ΔH ≻ 0  ⇔  every eigenvalue of ΔΛV exceeds −1 (they are real: ΛV is similar to a
     # symmetric matrix). A small margin keeps near-singular cases on the safe side.
     ok = np.linalg.eigvals(M).real.min(axis=-1) > 1e-8
@@ -142,12 +145,16 @@ class Sensitivity:
         """Δθ (n, P) when each example i alone gets the new weight (statsmodels' ``params_one``
         minus ``params`` for weight 0)."""
         dw = self._all_dw(weight, method)[:, None]
-        u, ok = woodbury_errors(self.variances_, self.curvatures_, self.errors_, dw, method)
+        n, k, P = self.jacobians_.shape
+        SinvJT = self.precision_.solve(self.jacobians_.reshape(n * k, P).T).reshape(P, n, k)
+        # V_i = J_i (S⁻¹J_iᵀ) from the solve just made, unless the variances are already known
+        V = self._variances
+        if V is None:
+            V = np.einsum("nkp,pnl->nkl", self.jacobians_, SinvJT)
+        u, ok = woodbury_errors(V, self.curvatures_, self.errors_, dw, method)
         if not ok.all():
             self._warn(np.flatnonzero(~ok))
-        n, k, P = self.jacobians_.shape
-        SinvJT = self.precision_.solve(self.jacobians_.reshape(n * k, P).T)   # (P, nk)
-        return -np.einsum("pnk,nk->np", SinvJT.reshape(P, n, k), u)
+        return -np.einsum("pnk,nk->np", SinvJT, u)
 
     def loo_outputs(self, method="mpe"):
         """Estimated f_i^{\\i} (n, k): each example's output after removing it."""
