@@ -140,11 +140,12 @@ def probability_bars(ax, probs, classes, title="Class probabilities of the examp
     for j, ((label, p), color) in enumerate(zip(probs.items(), colors)):
         ax.bar(pos - 0.4 + width * (j + 0.5), p, width=width, color=color, label=label)
     ax.set_xticks(pos, [str(c) for c in classes])
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)                     # headroom: the legend sits above p = 1
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xlabel("class")
     ax.set_ylabel("predicted probability")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", ncols=len(probs))
 
 
 def png_output(canvas):

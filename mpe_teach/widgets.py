@@ -249,16 +249,17 @@ class LogisticRegressionExplorer(PerturbationExplorer):
             "refit": (nan, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
         }, class_names=self.class_names, title=f"Decision boundary as example {i}'s weight changes")
         self.line_est, self.line_true = ax1.get_lines()[-2:]
+        label_i = self.class_names[m.y_[i]] if self.class_names is not None else f"class {m.y_[i]}"
         self.marker, = ax1.plot(*m.X_[i], "*", color="crimson", markeredgecolor="crimson",
-                                zorder=3, label=f"example {i} (size = weight)")
+                                zorder=3, label=f"example {i}, {label_i} (size = weight)")
         ax1.legend(fontsize=7, loc="lower left")
         grid, est, true = self.curves()
         plots.change_curves(ax2, grid, {
             "MPE, finite form": (est["mpe"], {"color": plots.MPE_COLOR}),
             "MPE, first order": (est["influence"], {"color": plots.ALT_COLOR, "linestyle": "-."}),
             "refit": (true, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
-        }, ylabel=f"Δp of example {i}",
-            title="Finite form tracks the refit; first order: tangent")
+        }, ylabel=f"Δ P(y = 1) of example {i}",
+            title="Δp vs weight: the finite form tracks the refit")
         self.vline = ax2.axvline(1.0, color="crimson", linewidth=1.2)
         self.moving = [self.line_est, self.line_true, self.marker, self.vline]
 
