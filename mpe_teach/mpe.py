@@ -146,15 +146,18 @@ class Sensitivity:
         minus ``params`` for weight 0)."""
         dw = self._all_dw(weight, method)[:, None]
         n, k, P = self.jacobians_.shape
-        SinvJT = self.precision_.solve(self.jacobians_.reshape(n * k, P).T).reshape(P, n, k)
-        # V_i = J_i (S⁻¹J_iᵀ) from the solve just made, unless the variances are already known
+        # J_i S⁻¹ for all rows at once (S is symmetric, so this is (S⁻¹J_iᵀ)ᵀ), kept row-major
+        JS = self.precision_.solve(self.jacobians_.reshape(n * k, P).T).T.reshape(n, k, P)
+        # V_i = (J_i S⁻¹) J_iᵀ from that solve, unless the variances are already known
         V = self._variances
         if V is None:
-            V = np.einsum("nkp,pnl->nkl", self.jacobians_, SinvJT)
+            V = np.einsum("nkp,nlp->nkl", JS, self.jacobians_)
         u, ok = woodbury_errors(V, self.curvatures_, self.errors_, dw, method)
         if not ok.all():
             self._warn(np.flatnonzero(~ok))
-        return -np.einsum("pnk,nk->np", SinvJT, u)
+        if k == 1:                       # −S⁻¹J_iᵀ u_i in row i, written into JS (no new n×P array)
+            return np.multiply(JS[:, 0, :], -u, out=JS[:, 0, :])
+        return -np.einsum("nkp,nk->np", JS, u)
 
     def loo_outputs(self, method="mpe"):
         """Estimated f_i^{\\i} (n, k): each example's output after removing it."""
