@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
+# JupyterLab refuses to run as root unless told; containers (and CI machines) often are root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: install lab test unit notebooks browser-test html bench clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
 lab: $(STAMP)  ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(ALLOW_ROOT)
 
 test: $(STAMP)  ## unit tests, the notebooks under nbval, and the browser test of the sliders
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
