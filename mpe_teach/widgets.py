@@ -1,6 +1,6 @@
 """Perturbation explorers: a slider sets ONE training example's weight (0 = removed, 1 = as
-trained, 2 = duplicated, up to 3) and the figure shows the MPE's prediction next to the truth
-from retraining.
+trained, 2 = duplicated, up to 3) — or, in GroupExplorer, the common weight of a group — and the
+figure shows the MPE's prediction next to the truth from retraining.
 
 Every explorer can be driven without a browser: ``update(weight)`` recomputes the MPE estimate
 and the refit, redraws, sets the readout and returns the numbers it shows. The figure is put
@@ -11,15 +11,18 @@ JupyterLab, in a static HTML export and under nbval.
     >>> ex.update(0.0)["est"]                   # its own fitted value's change when removed
 """
 import html
+import warnings
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from scipy.linalg import block_diag
 
 from . import datasets, plots
-from .models import LinearRegression, LogisticRegression
-from .mpe import METHODS, Sensitivity
+from .models import LinearRegression, LogisticRegression, SoftmaxRegression
+from .mpe import (METHODS, PerturbationWarning, Sensitivity, param_change_from, pred_change_from,
+                  woodbury_errors)
 
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = 0.0, 3.0, 0.05
 
@@ -41,11 +44,8 @@ class PerturbationExplorer:
     def __init__(self, model, example, method="mpe", slow=False, figsize=(9.0, 3.4), dpi=80):
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
-        n = model.X_.shape[0]
-        if isinstance(example, bool) or not isinstance(example, (int, np.integer)) \
-                or not 0 <= example < n:
-            raise ValueError(f"example must be an integer index in 0..{n - 1}; got {example!r}")
-        self.model, self.example, self.method = model, int(example), method
+        self.model, self.method = model, method
+        self.example = self.check_example(example)
         self.slow = slow
         self.sensitivity = Sensitivity(model)
         self.slider = widgets.FloatSlider(value=1.0, min=WEIGHT_MIN, max=WEIGHT_MAX,
@@ -62,6 +62,14 @@ class PerturbationExplorer:
         self._syncing = False
         self.slider.observe(self._on_slider, names="value")
         self.last = self.update(self.slider.value)
+
+    def check_example(self, example):
+        """The validated index of the perturbed example (a subclass may perturb a group)."""
+        n = self.model.X_.shape[0]
+        if isinstance(example, bool) or not isinstance(example, (int, np.integer)) \
+                or not 0 <= example < n:
+            raise ValueError(f"example must be an integer index in 0..{n - 1}; got {example!r}")
+        return int(example)
 
     # ---- what a subclass provides ----------------------------------------------------------
     def compute(self, weight):
@@ -314,6 +322,170 @@ class DigitExplorer(PerturbationExplorer):
             bar.set_height(h)
 
 
+class GroupExplorer(PerturbationExplorer):
+    """A GROUP of training examples of a classifier, all set to one common weight by the slider:
+    the change of each member's predicted probability of its true class by the group form of the
+    MPE (with the members' cross variances V_MM), by the sum of the members' single-example
+    estimates (as if they did not interact), and by a refit; and, on the right, the mean of those
+    changes against the weight.
+
+    Headline: the mean over the members of Δp, the change of the probability of their true class.
+    The refit starts from the last refit when that one's weight is nearer than the trained
+    model's; Newton converges to the same optimum from either start, only in fewer steps."""
+
+    headline = "mean Δp of the members' true class"
+
+    def __init__(self, model, group, figsize=(10.0, 3.6), **kw):
+        if getattr(model, "task", None) != "classification":
+            raise ValueError(f"GroupExplorer needs a fitted classifier; got a "
+                             f"{getattr(model, 'task', type(model).__name__)} model")
+        self._last_refit = None
+        super().__init__(model, group, figsize=figsize, **kw)
+
+    @property
+    def group(self):
+        return self.example
+
+    def check_example(self, group):
+        n = self.model.X_.shape[0]
+        idx = np.asarray(group)
+        if idx.ndim != 1 or len(idx) == 0 or idx.dtype.kind not in "iu" \
+                or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
+            raise ValueError(f"group must be a 1-D array of distinct integer indices in 0..{n - 1}; "
+                             f"got {group!r}")
+        return idx.astype(int)
+
+    # ---- the numbers ---------------------------------------------------------------------
+    def _prepare(self):
+        """The weight-independent parts of the group form (one solve with S, done once):
+        S⁻¹J_Mᵀ, V_MM = J_M S⁻¹ J_Mᵀ, the members' Λ_j and e_j, and V_MM's diagonal blocks V_j
+        (what each member's single-example estimate uses)."""
+        s, idx = self.sensitivity, self.group
+        m, (_, k, P) = len(idx), s.jacobians_.shape
+        JM = s.jacobians_[idx].reshape(m * k, P)
+        self._SinvJT = s.precision_.solve(JM.T)                          # (P, mk)
+        self._VMM = JM @ self._SinvJT                                    # (mk, mk)
+        self._V_single = np.einsum("akal->akl", self._VMM.reshape(m, k, m, k))   # (m, k, k)
+        self._Lam, self._e = s.curvatures_[idx], s.errors_[idx]
+        self._D = block_diag(*self._Lam)
+        self._f0 = s.outputs_[idx]
+        self._y = self.model.y_[idx]
+        self._p0 = self._true_prob(self._f0)
+
+    def _true_prob(self, f):
+        return self.model.likelihood.probabilities(f)[np.arange(len(self.group)), self._y]
+
+    def estimates(self, weight):
+        """Group form and sum of single-example estimates at this weight: Δθ (P,) and the members'
+        Δp of their true class (m,), each."""
+        m, k = self._e.shape
+        dw = weight - self.model.weights_[self.group]                     # (m,)
+        u_group, ok_g = woodbury_errors(self._VMM, self._D, self._e.ravel(), np.repeat(dw, k),
+                                        self.method)
+        u_single, ok_s = woodbury_errors(self._V_single, self._Lam, self._e, dw[:, None],
+                                         self.method)
+        if not (ok_g and ok_s.all()):
+            warnings.warn("the perturbed precision is not positive definite for this group; using "
+                          "the first-order (influence) estimate there", PerturbationWarning,
+                          stacklevel=2)
+        u_single = u_single.ravel()
+        d_f_group = pred_change_from(self._VMM, u_group).reshape(m, k)
+        d_f_single = pred_change_from(self._VMM, u_single).reshape(m, k)   # J_M Σ_j Δθ_j
+        return {"param_change_est": param_change_from(self._SinvJT, u_group),
+                "param_change_singles": param_change_from(self._SinvJT, u_single),
+                "pred_change_est": d_f_group, "pred_change_singles": d_f_single,
+                "dp_est": self._true_prob(self._f0 + d_f_group) - self._p0,
+                "dp_singles": self._true_prob(self._f0 + d_f_single) - self._p0}
+
+    def refit(self, weight):
+        """The model retrained with the group's weight set to ``weight``."""
+        w = self.perturbed_weights(weight)
+        start = self.model
+        if self._last_refit is not None:
+            last_w, last = self._last_refit
+            if abs(weight - last_w) < np.abs(self.model.weights_[self.group] - weight).max():
+                start = last
+        refit = start.refit(w)
+        self._last_refit = (weight, refit)
+        return refit
+
+    def compute(self, weight):
+        r = self.estimates(weight)
+        refit = self.refit(weight)
+        r["param_change_true"] = refit.theta_ - self.model.theta_
+        r["pred_change_true"] = refit.train_outputs()[self.group] - self._f0
+        r["dp_true"] = self._true_prob(self._f0 + r["pred_change_true"]) - self._p0
+        r.update(est=float(r["dp_est"].mean()), true=float(r["dp_true"].mean()),
+                 singles=float(r["dp_singles"].mean()))
+        return r
+
+    def readout_html(self, r):
+        form = "finite MPE form" if self.method == "mpe" else "first-order form"
+        return (f"Group of {len(self.group)} examples, weight <span class=\"mpe-weight\">"
+                f"{r['weight']:.2f}</span> &nbsp;|&nbsp; {html.escape(self.headline)}: MPE group form "
+                f"<span class=\"mpe-est\">{r['est']:.4f}</span> vs refit "
+                f"<span class=\"mpe-true\">{r['true']:.4f}</span>; sum of single-example MPEs "
+                f"<span class=\"mpe-singles\">{r['singles']:.4f}</span> &nbsp;<small>({form})</small>")
+
+    # ---- the figure --------------------------------------------------------------------
+    def setup(self, fig):
+        self._prepare()
+        idx, m = self.group, len(self.group)
+        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
+        on_grid = [self.estimates(w) for w in grid]
+        dp_est = np.array([r["dp_est"] for r in on_grid])                # (grid, m)
+        dp_single = np.array([r["dp_singles"] for r in on_grid])
+        # the refit at every 0.5 (from weight 1 outwards, each started from its neighbour)
+        coarse = np.full(len(grid), np.nan)
+        dp_coarse = []
+        for w in (0.5, 0.0, 1.5, 2.0, 2.5, 3.0):
+            f = self.refit(w).train_outputs()[idx]
+            dp_coarse.append(self._true_prob(f) - self._p0)
+            coarse[np.argmin(np.abs(grid - w))] = dp_coarse[-1].mean()
+        coarse[np.argmin(np.abs(grid - 1.0))] = 0.0
+        reach = max(np.abs(dp_est).max(), np.abs(dp_single).max(), np.abs(dp_coarse).max(), 1e-6)
+
+        ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.5, 1))
+        pos, width = np.arange(m), 0.8 / 3
+        self.bars = []
+        for j, (label, color) in enumerate((("MPE group form", plots.MPE_COLOR),
+                                            ("sum of single-example MPEs", plots.ALT_COLOR),
+                                            ("refit", plots.REFIT_COLOR))):
+            c = ax1.bar(pos - 0.4 + width * (j + 0.5), np.zeros(m), width=width, color=color,
+                        label=label)
+            self.bars += list(c.patches)
+        ax1.axhline(0, color="0.3", linewidth=0.8)
+        classes = self.model.classes_
+        ax1.set_xticks(pos, [f"{i}\n({classes[c]})" for i, c in zip(idx, self._y)], fontsize=7)
+        ax1.set_ylim(-1.25 * reach, 1.25 * reach)
+        ax1.set_xlabel("member of the group: training index (true class)")
+        ax1.set_ylabel("Δ P(true class)")
+        ax1.set_title("Each member's change: group form vs refit vs sum of singles", fontsize=10)
+        ax1.legend(fontsize=7, loc="upper left", ncols=3)
+
+        plots.change_curves(ax2, grid, {
+            "MPE group form": (dp_est.mean(axis=1), {"color": plots.MPE_COLOR}),
+            "sum of single-example MPEs": (dp_single.mean(axis=1),
+                                           {"color": plots.ALT_COLOR, "linestyle": "-."}),
+            "refit (every 0.5)": (coarse, {"color": plots.REFIT_COLOR, "marker": "s",
+                                           "linestyle": "none"}),
+        }, ylabel="mean Δ P(true class) of the members",
+            title="Mean change vs the group's weight")
+        ax2.title.set_fontsize(10)
+        ax2.set_xlabel("common weight of the group (0 = removed)")
+        self.vline = ax2.axvline(1.0, color="crimson", linewidth=1.2)
+        self.point, = ax2.plot([1.0], [0.0], "o", color=plots.REFIT_COLOR, markersize=7,
+                               markeredgecolor="crimson")
+        self._last_refit = None
+        self.moving = [*self.bars, self.vline, self.point]
+
+    def refresh(self, weight, r):
+        for bar, h in zip(self.bars, [*r["dp_est"], *r["dp_singles"], *r["dp_true"]]):
+            bar.set_height(h)
+        self.vline.set_xdata([weight, weight])
+        self.point.set_data([weight], [r["true"]])
+
+
 # ---- factories with deterministic defaults (the notebooks call these with no arguments) --------
 def linear_regression_explorer(example=None, seed=0, delta=0.0, **kw):
     """datasets.regression_1d(seed=seed) and LinearRegression(delta, noise_var=1); the default
@@ -333,3 +505,13 @@ def logistic_regression_explorer(example=None, seed=0, method="mpe", n=60, delta
         example = int(np.argmax(Sensitivity(model).deviations()))
     return LogisticRegressionExplorer(model, example, method=method,
                                       class_names=data.target_names, **kw)
+
+
+def group_explorer(group=None, size=10, seed=0, n_train=200, delta=1.0, **kw):
+    """datasets.digits(n_train=200, seed=0) and SoftmaxRegression(delta=1), as in notebook 6; the
+    default group is the ``size`` examples with the largest estimated deviation."""
+    data = datasets.digits(n_train=n_train, seed=seed)
+    model = SoftmaxRegression(delta=delta).fit(data.X_train, data.y_train)
+    if group is None:
+        group = np.argsort(Sensitivity(model).deviations())[::-1][:size]
+    return GroupExplorer(model, group, **kw)
