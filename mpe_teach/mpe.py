@@ -93,6 +93,7 @@ class Sensitivity:
             if getattr(self.precision_, "s", getattr(self.precision_, "S", np.zeros(P))).shape[0] != P:
                 raise ValueError(f"the given precision does not match the model's {P} parameters")
         self._variances = None
+        self._groups = {}
 
     @property
     def variances_(self):
@@ -122,15 +123,27 @@ class Sensitivity:
 
     def _group_change(self, i, weight, method):
         idx, dw = self._check_perturbation(i, weight, method)
-        m, (n, k, P) = len(idx), self.jacobians_.shape
-        JM = self.jacobians_[idx].reshape(m * k, P)
-        SinvJT = self.precision_.solve(JM.T)                    # S⁻¹ J_Mᵀ (P, mk)
-        VMM = JM @ SinvJT                                       # J_M S⁻¹ J_Mᵀ (mk, mk)
-        D = block_diag(*self.curvatures_[idx])                  # the Λ_j on the diagonal
+        m, k = len(idx), self.jacobians_.shape[1]
+        SinvJT, VMM, D = self._group_parts(idx)
         u, ok = woodbury_errors(VMM, D, self.errors_[idx].ravel(), np.repeat(dw, k), method)
         if not ok:
             self._warn(idx)
         return param_change_from(SinvJT, u), pred_change_from(VMM, u).reshape(m, k)
+
+    def _group_parts(self, idx):
+        """What a group's estimate needs that does not depend on the weight — S⁻¹J_Mᵀ (P, mk),
+        V_MM = J_M S⁻¹ J_Mᵀ (mk, mk) and the block diagonal of the Λ_j — kept for the last few
+        groups, so that moving a weight slider costs one small solve, not a solve with S."""
+        key = idx.tobytes()
+        if key not in self._groups:
+            (n, k, P), m = self.jacobians_.shape, len(idx)
+            JM = self.jacobians_[idx].reshape(m * k, P)
+            SinvJT = self.precision_.solve(JM.T)                 # S⁻¹ J_Mᵀ (P, mk)
+            VMM = JM @ SinvJT                                    # J_M S⁻¹ J_Mᵀ (mk, mk)
+            if len(self._groups) >= 64:
+                self._groups.pop(next(iter(self._groups)))
+            self._groups[key] = (SinvJT, VMM, block_diag(*self.curvatures_[idx]))
+        return self._groups[key]
 
     # ---- all examples at once ----------------------------------------------------------
     def pred_changes(self, weight=0.0, method="mpe"):

@@ -11,18 +11,15 @@ JupyterLab, in a static HTML export and under nbval.
     >>> ex.update(0.0)["est"]                   # its own fitted value's change when removed
 """
 import html
-import warnings
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from scipy.linalg import block_diag
 
 from . import datasets, plots
 from .models import LinearRegression, LogisticRegression, SoftmaxRegression
-from .mpe import (METHODS, PerturbationWarning, Sensitivity, param_change_from, pred_change_from,
-                  woodbury_errors)
+from .mpe import METHODS, Sensitivity
 
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = 0.0, 3.0, 0.05
 
@@ -115,12 +112,22 @@ class PerturbationExplorer:
         self.last = result
         return result
 
+    def subject(self):
+        return f"Example {self.example}"
+
+    def readout_extra(self, r):
+        """More readout text after the refit number (none by default)."""
+        return ""
+
     def readout_html(self, r):
         form = "finite MPE form" if self.method == "mpe" else "first-order form"
-        return (f"Example {self.example}, weight <span class=\"mpe-weight\">{r['weight']:.2f}</span>"
-                f" &nbsp;|&nbsp; {html.escape(self.headline)}: MPE "
+        return (f"{self.subject()}, weight <span class=\"mpe-weight\">{r['weight']:.2f}</span>"
+                f" &nbsp;|&nbsp; {html.escape(self.headline)}: MPE{self.estimate_name} "
                 f"<span class=\"mpe-est\">{r['est']:.4f}</span> vs refit "
-                f"<span class=\"mpe-true\">{r['true']:.4f}</span> &nbsp;<small>({form})</small>")
+                f"<span class=\"mpe-true\">{r['true']:.4f}</span>{self.readout_extra(r)}"
+                f" &nbsp;<small>({form})</small>")
+
+    estimate_name = ""
 
     def _on_slider(self, change):
         if not self._syncing:
@@ -357,17 +364,9 @@ class GroupExplorer(PerturbationExplorer):
 
     # ---- the numbers ---------------------------------------------------------------------
     def _prepare(self):
-        """The weight-independent parts of the group form (one solve with S, done once):
-        S⁻¹J_Mᵀ, V_MM = J_M S⁻¹ J_Mᵀ, the members' Λ_j and e_j, and V_MM's diagonal blocks V_j
-        (what each member's single-example estimate uses)."""
+        """The members' outputs, labels and true-class probabilities as trained."""
         s, idx = self.sensitivity, self.group
-        m, (_, k, P) = len(idx), s.jacobians_.shape
-        JM = s.jacobians_[idx].reshape(m * k, P)
-        self._SinvJT = s.precision_.solve(JM.T)                          # (P, mk)
-        self._VMM = JM @ self._SinvJT                                    # (mk, mk)
-        self._V_single = np.einsum("akal->akl", self._VMM.reshape(m, k, m, k))   # (m, k, k)
-        self._Lam, self._e = s.curvatures_[idx], s.errors_[idx]
-        self._D = block_diag(*self._Lam)
+        self._JM = s.jacobians_[idx]                                      # (m, k, P)
         self._f0 = s.outputs_[idx]
         self._y = self.model.y_[idx]
         self._p0 = self._true_prob(self._f0)
@@ -377,25 +376,17 @@ class GroupExplorer(PerturbationExplorer):
 
     def estimates(self, weight):
         """Group form and sum of single-example estimates at this weight: Δθ (P,) and the members'
-        Δp of their true class (m,), each."""
-        m, k = self._e.shape
-        dw = weight - self.model.weights_[self.group]                     # (m,)
-        u_group, ok_g = woodbury_errors(self._VMM, self._D, self._e.ravel(), np.repeat(dw, k),
-                                        self.method)
-        u_single, ok_s = woodbury_errors(self._V_single, self._Lam, self._e, dw[:, None],
-                                         self.method)
-        if not (ok_g and ok_s.all()):
-            warnings.warn("the perturbed precision is not positive definite for this group; using "
-                          "the first-order (influence) estimate there", PerturbationWarning,
-                          stacklevel=2)
-        u_single = u_single.ravel()
-        d_f_group = pred_change_from(self._VMM, u_group).reshape(m, k)
-        d_f_single = pred_change_from(self._VMM, u_single).reshape(m, k)   # J_M Σ_j Δθ_j
-        return {"param_change_est": param_change_from(self._SinvJT, u_group),
-                "param_change_singles": param_change_from(self._SinvJT, u_single),
-                "pred_change_est": d_f_group, "pred_change_singles": d_f_single,
-                "dp_est": self._true_prob(self._f0 + d_f_group) - self._p0,
-                "dp_singles": self._true_prob(self._f0 + d_f_single) - self._p0}
+        Δp of their true class (m,), each. (Sensitivity keeps the group's solve with S, so a slider
+        move costs only the small (mk × mk) solve.)"""
+        s, idx, method = self.sensitivity, self.group, self.method
+        d_theta = s.param_change(idx, weight, method)
+        d_f = s.pred_change(idx, weight, method)
+        d_theta_singles = sum(s.param_change(int(j), weight, method) for j in idx)
+        d_f_singles = self._JM @ d_theta_singles                         # J_M Σ_j Δθ_j
+        return {"param_change_est": d_theta, "param_change_singles": d_theta_singles,
+                "pred_change_est": d_f, "pred_change_singles": d_f_singles,
+                "dp_est": self._true_prob(self._f0 + d_f) - self._p0,
+                "dp_singles": self._true_prob(self._f0 + d_f_singles) - self._p0}
 
     def refit(self, weight):
         """The model retrained with the group's weight set to ``weight``."""
@@ -419,13 +410,13 @@ class GroupExplorer(PerturbationExplorer):
                  singles=float(r["dp_singles"].mean()))
         return r
 
-    def readout_html(self, r):
-        form = "finite MPE form" if self.method == "mpe" else "first-order form"
-        return (f"Group of {len(self.group)} examples, weight <span class=\"mpe-weight\">"
-                f"{r['weight']:.2f}</span> &nbsp;|&nbsp; {html.escape(self.headline)}: MPE group form "
-                f"<span class=\"mpe-est\">{r['est']:.4f}</span> vs refit "
-                f"<span class=\"mpe-true\">{r['true']:.4f}</span>; sum of single-example MPEs "
-                f"<span class=\"mpe-singles\">{r['singles']:.4f}</span> &nbsp;<small>({form})</small>")
+    estimate_name = " group form"
+
+    def subject(self):
+        return f"Group of {len(self.group)} examples"
+
+    def readout_extra(self, r):
+        return f"; sum of single-example MPEs <span class=\"mpe-singles\">{r['singles']:.4f}</span>"
 
     # ---- the figure --------------------------------------------------------------------
     def setup(self, fig):
