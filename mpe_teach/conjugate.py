@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .validation import (check_float, check_indices, check_matrix, check_new_weights, check_vector,
+                         check_weights)
+
 
 @dataclass(frozen=True)
 class GaussianNaturalParams:
@@ -60,47 +63,16 @@ def mpe_update(natural, memories, delta):
 
 
 # ---------------------------------------------------------------- input checks
-def _check_scalar(name, value, low=None, strict=True):
-    ok = np.ndim(value) == 0 and np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if strict else value >= low
-    if not ok:
-        bound = "" if low is None else f" {'>' if strict else '>='} {low}"
-        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
-    return float(value)
-
-
 def _check_array(name, a, ndim):
-    a = np.asarray(a, dtype=float)
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array; got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite; got {np.sum(~np.isfinite(a))} NaN/inf value(s)")
-    return a
-
-
-def _check_weights(name, w, shape):
-    w = np.asarray(w, dtype=float)
-    if w.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got shape {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError(f"{name} must be finite; got {w[~np.isfinite(w)][:5]}")
-    if np.any(w < 0):
-        raise ValueError(f"{name} must be non-negative (0 removes an example); got {w[w < 0][:5]}")
-    return w
+    return check_matrix(name, a) if ndim == 2 else check_vector(name, a, np.size(a))
 
 
 def _check_index(i, n):
-    idx = np.asarray(i)
-    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+    """An example index (kept scalar) or a 1-D array of distinct indices."""
+    if np.ndim(i) > 1:
         raise ValueError(f"i must be an integer or a 1-D array of integers; got {i!r}")
-    flat = np.atleast_1d(idx)
-    bad = flat[(flat < 0) | (flat >= n)]
-    if bad.size:
-        raise ValueError(f"i must index the {n} training examples (0..{n - 1}); got {bad[:5]}")
-    if idx.ndim == 1 and np.unique(idx).size != idx.size:
-        raise ValueError(f"i must not repeat an index (give the total weight once); got {i!r}")
-    return idx
+    idx = check_indices(i, n)
+    return idx[0] if np.ndim(i) == 0 else idx
 
 
 class _ConjugateModel:
@@ -116,8 +88,7 @@ class _ConjugateModel:
         i: int or 1-D int array (a group); weight: scalar or array shaped like i, >= 0.
         """
         idx = np.atleast_1d(_check_index(i, self.n_samples_))
-        new_w = _check_weights("weight", np.full(idx.shape, weight, dtype=float)
-                               if np.ndim(weight) == 0 else weight, idx.shape)
+        new_w = check_new_weights(weight, idx.shape)
         natural = mpe_update(self.natural_params_, self._memories(idx), new_w - self.weights_[idx])
         out = copy.copy(self)
         out.weights_ = self.weights_.copy()
@@ -132,7 +103,7 @@ class _ConjugateModel:
 
     def _init_weights(self, weights):
         self.weights_ = (np.ones(self.n_samples_) if weights is None
-                         else _check_weights("weights", weights, (self.n_samples_,)))
+                         else check_weights(weights, self.n_samples_))
         return self.weights_
 
 
@@ -149,7 +120,8 @@ class BetaBernoulli(_ConjugateModel):
 
     def fit(self, x, weights=None):
         """x: (n,) of 0/1; weights: (n,) >= 0 or None (all ones). Returns self."""
-        a0, b0 = _check_scalar("a0", self.a0, 0), _check_scalar("b0", self.b0, 0)
+        a0 = check_float("a0", self.a0, low=0.0, low_open=True)
+        b0 = check_float("b0", self.b0, low=0.0, low_open=True)
         x = _check_array("x", x, 1)
         if not np.all((x == 0) | (x == 1)):
             raise ValueError(f"x must contain only 0 and 1; got {np.unique(x[(x != 0) & (x != 1)])[:5]}")
@@ -183,8 +155,8 @@ class GaussianMean(_ConjugateModel):
 
     def fit(self, x, weights=None):
         """x: (n,) real; weights: (n,) >= 0 or None (all ones). Returns self."""
-        mu0, tau0 = _check_scalar("mu0", self.mu0), _check_scalar("tau0", self.tau0, 0)
-        s2 = _check_scalar("noise_var", self.noise_var, 0)
+        mu0, tau0 = check_float("mu0", self.mu0), check_float("tau0", self.tau0, low=0.0, low_open=True)
+        s2 = check_float("noise_var", self.noise_var, low=0.0, low_open=True)
         self._x = _check_array("x", x, 1)
         self.n_samples_ = self._x.size
         w = self._init_weights(weights)
@@ -223,8 +195,8 @@ class BayesianLinearRegression(_ConjugateModel):
 
     def fit(self, X, y, weights=None):
         """X: (n, D), y: (n,); weights: (n,) >= 0 or None (all ones). Returns self."""
-        delta = _check_scalar("delta", self.delta, 0, strict=False)
-        s2 = _check_scalar("noise_var", self.noise_var, 0)
+        delta = check_float("delta", self.delta, low=0.0)
+        s2 = check_float("noise_var", self.noise_var, low=0.0, low_open=True)
         X, y = _check_array("X", X, 2), _check_array("y", y, 1)
         if y.size != X.shape[0]:
             raise ValueError(f"y must have one entry per row of X ({X.shape[0]}); got {y.size}")

@@ -9,13 +9,14 @@ real ones (digits, breast cancer) ship with scikit-learn.
     ((30, 1), 15)
 """
 import csv
-import operator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sklearn.datasets
 from sklearn.model_selection import train_test_split
+
+from .validation import check_float, check_int
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,35 +39,8 @@ class Dataset:
 
 
 # ---------------------------------------------------------------- argument checks
-def _check_int(name, value, minimum, maximum=None):
-    """Return value as an int, or raise ValueError naming the argument and the expectation."""
-    expected = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be {expected}; got {value!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be {expected}; got {value!r}")
-    return value
-
-
-def _check_float(name, value, low, high=None, low_open=False):
-    """Return value as a float in [low, high) (or (low, high) when low_open), else ValueError."""
-    lo, hi = ("(" if low_open else "[") + str(low), (f"{high})" if high is not None else "inf)")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in {lo}, {hi}; got {value!r}") from None
-    too_low = value <= low if low_open else value < low
-    if not np.isfinite(value) or too_low or (high is not None and value >= high):
-        raise ValueError(f"{name} must be a number in {lo}, {hi}; got {value!r}")
-    return value
-
-
 def _check_seed(seed):
-    return _check_int("seed", seed, 0, 2**32 - 1)
+    return check_int("seed", seed, 0, 2**32 - 1)
 
 
 # ---------------------------------------------------------------- regression
@@ -78,7 +52,7 @@ def regression_1d(n=30, outlier=True, seed=0, n_test=100):
     noise standard deviations): the model is badly wrong about it, but not uncertain.
     All other points are the same as with outlier=False.
     """
-    n, n_test, seed = _check_int("n", n, 5), _check_int("n_test", n_test, 1), _check_seed(seed)
+    n, n_test, seed = check_int("n", n, 5), check_int("n_test", n_test, 1), _check_seed(seed)
     rng = np.random.default_rng(seed)
     intercept, slope, noise_sd, shift = 1.0, 2.0, 0.5, 6.0
 
@@ -109,7 +83,7 @@ def regression_2d(n=50, leverage=True, seed=0, n_test=100):
     (6, 6), but its y still follows the plane (same noise as the others): the model is
     uncertain about it (largest leverage) without being wrong about it.
     """
-    n, n_test, seed = _check_int("n", n, 20), _check_int("n_test", n_test, 1), _check_seed(seed)
+    n, n_test, seed = check_int("n", n, 20), check_int("n_test", n_test, 1), _check_seed(seed)
     rng = np.random.default_rng(seed)
     coef, intercept, noise_sd = np.array([2.0, -1.0]), 1.0, 0.5
     X = rng.uniform(-2.0, 2.0, size=(n, 2))
@@ -131,8 +105,8 @@ def regression_2d(n=50, leverage=True, seed=0, n_test=100):
 # ---------------------------------------------------------------- synthetic classification
 def two_moons(n=200, noise=0.25, seed=0, n_test=200):
     """Two interleaving half circles (sklearn make_moons), labels {0, 1}; X_train: (n, 2)."""
-    n, n_test = _check_int("n", n, 4), _check_int("n_test", n_test, 2)
-    noise, seed = _check_float("noise", noise, 0.0), _check_seed(seed)
+    n, n_test = check_int("n", n, 4), check_int("n_test", n_test, 2)
+    noise, seed = check_float("noise", noise, 0.0), _check_seed(seed)
     rng = np.random.RandomState(seed)    # one stream: the train draw, then the test draw
     X, y = sklearn.datasets.make_moons(n, noise=noise, random_state=rng)
     X_test, y_test = sklearn.datasets.make_moons(n_test, noise=noise, random_state=rng)
@@ -147,9 +121,9 @@ def blobs(n=300, centers=3, seed=0, n_test=300, cluster_std=1.5):
 
     The cluster centres are drawn once (uniform in [-10, 10]^2) and shared by both splits.
     """
-    centers = _check_int("centers", centers, 2)
-    n, n_test = _check_int("n", n, centers), _check_int("n_test", n_test, centers)
-    cluster_std = _check_float("cluster_std", cluster_std, 0.0, low_open=True)
+    centers = check_int("centers", centers, 2)
+    n, n_test = check_int("n", n, centers), check_int("n_test", n_test, centers)
+    cluster_std = check_float("cluster_std", cluster_std, 0.0, low_open=True)
     rng = np.random.RandomState(_check_seed(seed))
     means = rng.uniform(-10.0, 10.0, size=(centers, 2))
     X, y = sklearn.datasets.make_blobs(n, centers=means, cluster_std=cluster_std,
@@ -172,13 +146,13 @@ def digits(n_train=None, seed=0, test_size=0.3):
     :func:`as_images` to get the (n, 8, 8) images back.
     """
     seed = _check_seed(seed)
-    test_size = _check_float("test_size", test_size, 0.0, 1.0, low_open=True)
+    test_size = check_float("test_size", test_size, 0.0, 1.0, low_open=True)
     data = sklearn.datasets.load_digits()
     X, y = data.data / 16.0, data.target.astype(np.int64)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y,
                                               random_state=seed)
     if n_train is not None:
-        n_train = _check_int("n_train", n_train, 10, len(y_tr))
+        n_train = check_int("n_train", n_train, 10, len(y_tr))
         if n_train < len(y_tr):
             X_tr, _, y_tr, _ = train_test_split(X_tr, y_tr, train_size=n_train,
                                                 stratify=y_tr, random_state=seed)
@@ -204,7 +178,7 @@ def breast_cancer(seed=0, test_size=0.3):
     so no information about the test set leaks into the training data.
     """
     seed = _check_seed(seed)
-    test_size = _check_float("test_size", test_size, 0.0, 1.0, low_open=True)
+    test_size = check_float("test_size", test_size, 0.0, 1.0, low_open=True)
     data = sklearn.datasets.load_breast_cancer()
     X_tr, X_te, y_tr, y_te = train_test_split(data.data, data.target.astype(np.int64),
                                               test_size=test_size, stratify=data.target,

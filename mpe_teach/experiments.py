@@ -15,15 +15,14 @@ LOO-CV estimate "within 10% of the test NLL" should be read.
 4. ``leave_one_class_out``  per-class MPE estimate vs test NLL after retraining without it (Fig. 3a)
 5. ``evolving_sensitivities`` sorted sensitivities over epochs, most/least sensitive images (Fig. 3b)
 """
-import copy
 import time
 import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from .blas import single_threaded_blas
 from .datasets import digits
 from .mlp import MLP
 from .mpe import PerturbationWarning, Sensitivity
@@ -36,11 +35,6 @@ DEFAULT_OPTIONS = {"adam": {"lr": 1e-2}, "rmsprop": {"lr": 1e-3},
                    "von": {"lr": 0.05, "lr_schedule": "cosine"},
                    "sgd": {"lr": 0.3, "momentum": 0.9, "lr_schedule": "cosine"},
                    "online_newton_diag": {"lr": 0.02}, "online_newton": {"lr": 0.5}, "newton": {}}
-
-
-def _single_thread():
-    """Single-threaded BLAS: the many small solves here run faster without thread start-up."""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _test_nll(model, data):
@@ -81,7 +75,7 @@ def loo_vs_test(optimizers=("adam", "von", "sgd"), epochs=40,
         out[name] = {key: hist[key] for key in ("epoch", "loo_nll", "test_nll", "train_nll", "test_accuracy")}
         out[name]["history"] = hist
         out[name]["test_nll_se"] = _test_nll(trained, data)[1]
-        with _single_thread(), warnings.catch_warnings():
+        with single_threaded_blas(), warnings.catch_warnings():
             warnings.simplefilter("ignore", PerturbationWarning)
             for s in ("full", "diag"):
                 out[name][f"final_loo_{s}_ggn"] = Sensitivity(trained, s).loo_loss()
@@ -99,11 +93,11 @@ def deviations_vs_refit(structures=("full", "diag", "kfac", "last_layer"), n_ref
     data, model = digits_problem(n_train, hidden, delta, seed)
     model.fit(data.X_train, data.y_train)
     estimated, seconds = {}, {}
-    with _single_thread(), warnings.catch_warnings():
+    with single_threaded_blas(), warnings.catch_warnings():
         warnings.simplefilter("ignore", PerturbationWarning)
         for s in structures:
             start = time.perf_counter()
-            estimated[s] = Sensitivity(model, s).deviations()
+            estimated[s] = Sensitivity(model, s).sensitivities()
             seconds[s] = time.perf_counter() - start
     order = np.argsort(estimated.get("full", next(iter(estimated.values()))))
     idx = order[np.linspace(0, len(order) - 1, n_refits).round().astype(int)]
@@ -138,7 +132,7 @@ def delta_sweep(deltas=tuple(10.0 ** np.arange(-2, 1.01, 0.5)), optimizer=None, 
         model = MLP(hidden=hidden, delta=delta, seed=seed)
         if optimizer is None:
             model.fit(data.X_train, data.y_train)
-            with _single_thread(), warnings.catch_warnings():
+            with single_threaded_blas(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", PerturbationWarning)
                 loo.append(Sensitivity(model, "full").loo_loss())
         else:
@@ -155,18 +149,6 @@ def delta_sweep(deltas=tuple(10.0 ** np.arange(-2, 1.01, 0.5)), optimizer=None, 
 
 
 # ---- 4 -----------------------------------------------------------------------------------------
-def retrain_warm(model, weights):
-    """The model retrained with new weights from its own θ*: L-BFGS, then Newton-CG to
-    max|∇L| ≤ tol. Unlike ``refit`` (Newton-CG only, best for small changes) the L-BFGS phase
-    makes large changes such as removing a whole class fast. It lands in the mode nearest θ*,
-    the one the MPE describes."""
-    new = copy.copy(model)
-    new.weights_ = np.asarray(weights, dtype=float)
-    new._precision_cache = None
-    new.theta_ = new._optimise(model.theta_.copy(), warm_start=False)
-    return new
-
-
 def group_removal_nll(sens, members, X_members, y_members):
     """The MPE estimate of the mean NLL of a group's own examples after removing the whole group
     (mpe-math §4 groups): {"estimated": finite form (1/m) Σ ℓ(y_i, f_i + Δf_i) with Δf from
@@ -189,7 +171,7 @@ def leave_one_class_out(optimizer=None, epochs=30, n_train=500, hidden=(16,), de
                 removed at once: Sensitivity.pred_change(M_c, 0.0) — finite ("estimated") and
                 first-order ("estimated_first_order"); "estimated_one_step" evaluates the network
                 itself at θ* + Δθ (the group Newton step) instead of the linearised Δf.
-    truth       the model retrained without class c (``retrain_warm`` from θ*): its NLL on class
+    truth       the model retrained without class c (``model.refit`` from θ*, L-BFGS then Newton-CG): its NLL on class
                 c's test images ("retrained_test_nll", the issue's target) and on class c's
                 training images ("retrained_train_nll", what the estimate literally predicts).
 
@@ -207,7 +189,7 @@ def leave_one_class_out(optimizer=None, epochs=30, n_train=500, hidden=(16,), de
     classes = np.unique(data.y_train)
     est = {"estimated": [], "estimated_first_order": [], "estimated_one_step": []}
     truth = {"retrained_test_nll": [], "retrained_train_nll": []}
-    with _single_thread(), warnings.catch_warnings():
+    with single_threaded_blas(), warnings.catch_warnings():
         warnings.simplefilter("ignore", PerturbationWarning)
         sens = Sensitivity(model, "full")
         for c in tqdm(classes, desc="retraining without each class"):
@@ -217,7 +199,7 @@ def leave_one_class_out(optimizer=None, epochs=30, n_train=500, hidden=(16,), de
                 est[key].append(value)
             w = model.weights_ * (data.y_train != c)
             if optimizer is None:
-                retrained = retrain_warm(model, w)
+                retrained = model.refit(w)
             else:
                 retrained, _ = _train(digits_problem(n_train, hidden, delta, seed)[1], data, optimizer,
                                       epochs, [epochs], seed, weights=w, options=options)

@@ -23,26 +23,26 @@ and every other parameter is held fixed (its change is zero).
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 
+from .curvature import Precision, add_prior, ggn
+
 
 def _layer_parts(model, J):
-    """For each layer: (slice of θ, augmented inputs ā (n, in+1), output gradients D (n, k, out))."""
+    """For each layer: (slice of θ, augmented inputs ā (n, in+1), output gradients (n, k, out))."""
     acts = model.activations(model.X_)
     parts = []
     for sl, a, (n_in, n_out) in zip(model.layer_slices(), acts, model.shapes_):
-        D = J[:, :, sl.stop - n_out:sl.stop]          # ∂f/∂b_l = ∂f/∂z_l
+        dz = J[:, :, sl.stop - n_out:sl.stop]          # ∂f/∂b_l = ∂f/∂z_l
         a_bar = np.hstack([a, np.ones((a.shape[0], 1))])
-        parts.append((sl, a_bar, D))
+        parts.append((sl, a_bar, dz))
     return parts
 
 
-class KFACPrecision:
+class KFACPrecision(Precision):
     """Block-diagonal Kronecker-factored precision, one block A_l ⊗ G_l / N + δI per layer."""
 
-    kind = "kfac"
-
-    def __init__(self, factors, delta, n_params):
+    def __init__(self, factors, n_params):
         # factors: per layer (slice, U_A, U_G, 1 / (α γᵀ / N + δ))
-        self.factors, self.delta, self.n_params = factors, delta, n_params
+        self.factors, self.n_params = factors, n_params
 
     def solve(self, B):
         B = np.asarray(B, dtype=float)
@@ -81,20 +81,18 @@ def kfac(model, J, Lam):
     if N <= 0:
         raise ValueError("KFAC needs some example with a positive weight; all weights are 0")
     factors, parts = [], _layer_parts(model, J)
-    for sl, a_bar, D in parts:
+    for sl, a_bar, dz in parts:
         A = np.einsum("n,ni,nj->ij", w, a_bar, a_bar)
-        G = np.einsum("n,nko,nkl,nlg->og", w, D, Lam, D)
+        G = np.einsum("n,nko,nkl,nlg->og", w, dz, Lam, dz)
         alpha, UA = np.linalg.eigh(A)
         gamma, UG = np.linalg.eigh(G)
         alpha, gamma = np.clip(alpha, 0, None), np.clip(gamma, 0, None)
         factors.append((sl, UA, UG, 1.0 / (np.outer(alpha, gamma) / N + model.delta)))
-    return KFACPrecision(factors, model.delta, J.shape[2])
+    return KFACPrecision(factors, J.shape[2])
 
 
-class LastLayerPrecision:
+class LastLayerPrecision(Precision):
     """Only the last layer's parameters (slice ``sl``) are uncertain: S_LL = its GGN block + δI."""
-
-    kind = "last_layer"
 
     def __init__(self, S_last, sl, n_params):
         self.S_last, self.sl, self.n_params = S_last, sl, n_params
@@ -124,8 +122,5 @@ class LastLayerPrecision:
 def last_layer(model, J, Lam):
     """S_LL = Σ_i w_i J_i,LLᵀ Λ_i J_i,LL + δI over the last layer's parameters only."""
     sl = model.layer_slices()[-1]
-    Jl = J[:, :, sl]
-    n, k, p = Jl.shape
-    LJ = np.einsum("n,nkl,nlp->nkp", model.weights_, Lam, Jl)
-    S = Jl.reshape(n * k, p).T @ LJ.reshape(n * k, p) + model.delta * np.eye(p)
+    S = add_prior(ggn(J[:, :, sl], Lam, model.weights_), model.prior_precision_[sl])
     return LastLayerPrecision(S, sl, J.shape[2])

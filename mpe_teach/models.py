@@ -1,100 +1,172 @@
-"""Linear, logistic and softmax regression with per-example weights and an L2 prior (mpe-math §1).
+"""The model contract, and the generalised linear models (mpe-math §1, §4, §9).
 
-    L(θ; w) = Σ_i w_i ℓ_i(θ) + (δ/2) ||θ||²
+    L(θ; w) = Σ_i w_i ℓ_i(θ) + ½ Σ_p δ_p θ_p²        (δ_p = δ, or 0 for an unpenalised intercept)
 
-Every model is scikit-learn shaped: ``Model(delta=...).fit(X, y, weights=None)`` returns self,
-fitted attributes end in ``_`` and ``theta_`` is the flat parameter vector (P,). The intercept is
-an ordinary parameter (the FIRST entry of each output's coefficients, as in statsmodels'
-``add_constant``) and is penalised by δ like every other, so the identities of the math note hold
-exactly. ``refit(weights)`` retrains with new weights, warm-started at ``theta_``: the ground truth
-every MPE estimate is compared with.
+Every model — ``LinearRegression``, ``LogisticRegression``, ``SoftmaxRegression``,
+``PoissonRegression`` and ``MLP`` — speaks scikit-learn and one contract:
+
+    fit(X, y, weights=None) → self        decision_function(X) → the outputs f
+    predict(X)        class labels (classifiers), the mean response (regression, counts)
+    predict_proba(X)  class probabilities (classifiers)
+    refit(weights, warm_start=None)       a NEW model converged from warm_start (default θ*)
+                                          to the model's tolerance: the ground truth
+    jacobians(X=None), errors(), curvatures()   J_i (n, k, P), e_i (n, k), Λ_i (n, k, k) at θ*
+    get_params / set_params               so ``sklearn.base.clone`` works
+
+Fitted attributes end in ``_``: ``theta_`` (P,), ``weights_``, ``likelihood_``, ``classes_``
+(classifiers), ``prior_precision_`` (the δ_p), ``precision_`` (the factorised S = GGN + δ at θ*
+that the fit made, for the GLMs), and the convergence report ``grad_norm_`` = max_p |∇L_p|,
+``grad_scale_`` (the size of the terms that ∇L sums, see ``gradient_scale``), ``converged_``
+(grad_norm_ ≤ tol · grad_scale_) and ``n_iter_``. The same test, relative to the problem's
+scale, stops every model's optimiser.
+
+The intercept is the FIRST row of each output's coefficients (as statsmodels' ``add_constant``)
+and is penalised by δ unless ``penalize_intercept=False`` (scikit-learn's convention).
 """
 import copy
 import warnings
 
 import numpy as np
-from scipy.linalg import cho_solve
+from sklearn.base import BaseEstimator
 
-from .likelihoods import Bernoulli, Categorical, Gaussian
+from .curvature import FullPrecision, add_prior, ggn
+from .likelihoods import Bernoulli, Categorical, Gaussian, Poisson
+from .validation import check_float, check_matrix, check_vector, check_weights
+
+
+STALLED_TOL = 1e-6
 
 
 class ConvergenceWarning(UserWarning):
-    """The optimiser stopped before reaching its gradient tolerance."""
+    """The optimiser stopped before reaching its tolerance."""
 
 
-class Model:
-    """What every model shares: validation, the weighted objective, refit and prediction.
+class Model(BaseEstimator):
+    """What every model shares. A subclass provides ``make_likelihood()``, ``initial_theta()``,
+    ``outputs(theta, X)`` (n, k), ``jacobians(X=None)``, ``gradient_scale(theta, weights)``,
+    ``_minimise(theta, warm) → (θ, stalled)`` and optionally ``_setup(X)``."""
 
-    Subclasses define ``likelihood``, ``n_outputs_``, ``outputs(theta, X)`` (n, k),
-    ``jacobians(X)`` (n, k, P) and ``_optimise(theta0)``.
-    """
-
-    task = "regression"  # or "classification"
-
-    def __init__(self, delta=1.0, fit_intercept=True):
-        self.delta = delta
-        self.fit_intercept = fit_intercept
+    layered = False        # True for models with layers (the MLP: KFAC and last-layer apply)
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, X, y, weights=None):
         """Fit to X (n, d) and y (n,), each example weighted by weights (n,) (default ones)."""
         self.prepare(X, y, weights)
-        self.theta_ = self._optimise(self._initial_theta())
+        self._finish(*self._minimise(self.theta_, warm=False))
         return self
 
     def prepare(self, X, y, weights=None):
-        """Validate and store the data (X_, y_, weights_) without optimising: what ``fit`` does
-        before it calls the optimiser, and what an outside training loop starts from."""
-        X, y = self._check_X(X), np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must have shape ({X.shape[0]},) to match X; got {y.shape}")
+        """Validate and store the data (X_, y_, weights_, ...) and set theta_ to the initial θ_0
+        without optimising: what ``fit`` does first, and what an outside training loop starts
+        from. X and y may be NumPy arrays or pandas objects (feature names are kept)."""
+        names = getattr(X, "columns", None)
+        X = check_matrix("X", X)
         self._check_hyperparameters()
-        for stale in ("theta_", "classes_"):
+        for stale in ("theta_", "classes_", "precision_", "feature_names_in_", "converged_",
+                      "grad_norm_", "grad_scale_", "n_iter_"):
             self.__dict__.pop(stale, None)
-        self.X_, self.y_ = X, self._encode_targets(y)
+        self.likelihood_ = self.make_likelihood()
+        if np.ndim(y) != 1 or len(y) != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]},), one value per row of X; "
+                             f"got {np.shape(y)}")
+        self.y_, classes = self.likelihood_.encode(y)
+        if classes is not None:
+            self.classes_ = classes
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.X_, self.n_features_in_ = X, X.shape[1]
         self.weights_ = check_weights(weights, X.shape[0])
-        self._precision_cache = None
+        self.n_outputs_ = self.likelihood_.n_outputs(classes)
         self._setup(X)
+        self.theta_ = self.initial_theta()
+        self.prior_precision_ = self._prior_precision()
         return self
 
-    def refit(self, weights):
-        """A NEW model retrained on the same data with these weights, warm-started at theta_."""
+    def refit(self, weights, warm_start=None):
+        """A NEW model retrained on the same data with these weights, converged from
+        ``warm_start`` (default θ*; e.g. θ* + Δθ, the MPE's prediction) to the model's
+        tolerance. A refit that cannot converge warns and has ``converged_`` False."""
         self._check_fitted()
         new = copy.copy(self)
         new.weights_ = check_weights(weights, self.X_.shape[0])
-        new._precision_cache = None
-        new.theta_ = new._optimise(self.theta_.copy(), warm_start=True)
+        start = self.theta_ if warm_start is None else self._check_theta(warm_start, "warm_start")
+        new.precision_ = None
+        new._finish(*new._minimise(start.copy(), warm=True))
         return new
 
     def with_theta(self, theta):
         """A copy of this fitted model with its parameters replaced (no training)."""
         self._check_fitted()
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != self.theta_.shape:
-            raise ValueError(f"theta must have shape {self.theta_.shape}; got {theta.shape}")
         new = copy.copy(self)
-        new.theta_, new._precision_cache = theta, None
+        new.theta_ = self._check_theta(theta, "theta")
+        for stale in ("precision_", "converged_", "grad_norm_", "grad_scale_", "n_iter_"):
+            new.__dict__.pop(stale, None)
         return new
 
+    def _finish(self, theta, stalled=False):
+        """Store θ and report convergence (the optimiser set grad_norm_, grad_scale_, n_iter_).
+        ``stalled``: no step decreases L any more — a minimum to machine precision, accepted
+        while the gradient is within STALLED_TOL of its scale (round-off in an ill-conditioned
+        problem), a failure beyond that."""
+        self.theta_ = theta
+        tol = max(self.tol, STALLED_TOL) if stalled else self.tol
+        self.converged_ = bool(self.grad_norm_ <= tol * self.grad_scale_)
+        if self.converged_:
+            return
+        message = (f"{type(self).__name__}: the fit stopped after {self.n_iter_} iterations with "
+                   f"max|∇L| = {self.grad_norm_:.2e}, {self.grad_norm_ / max(self.grad_scale_, 1e-300):.1e} "
+                   f"of the gradient's scale (tol = {self.tol:g})")
+        if self.is_separated(self.theta_):
+            message += ("; the classes are perfectly separated and delta = 0, so the loss has no "
+                        "minimum: use delta > 0")
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+
+    def is_separated(self, theta=None):
+        """True for a classifier without a prior whose θ classifies every training example
+        with positive weight correctly: then the loss has no minimum (θ grows forever)."""
+        theta = self.theta_ if theta is None else theta
+        if not self.likelihood_.is_classifier or np.any(self.prior_precision_):
+            return False
+        seen = self.weights_ > 0
+        pred = self.likelihood_.predict(self.outputs(theta, self.X_))
+        return bool(np.all(pred[seen] == self.y_[seen]))
+
+    # ---- the objective ---------------------------------------------------------------------
     def objective(self, theta, weights=None):
-        """L(θ; w) = Σ_i w_i ℓ_i(θ) + (δ/2)||θ||² (autograd-differentiable)."""
+        """L(θ; w) = Σ_i w_i ℓ_i(θ) + ½ Σ_p δ_p θ_p² (autograd-differentiable)."""
         w = self.weights_ if weights is None else weights
         f = self.outputs(theta, self.X_)
-        return (w * self.likelihood.nll(self.y_, f)).sum() + 0.5 * self.delta * (theta**2).sum()
+        return (w * self.likelihood_.nll(self.y_, f)).sum() + 0.5 * (self.prior_precision_ * theta**2).sum()
 
-    def gradient(self, theta=None):
-        """∇L = Σ_i w_i J_iᵀ e_i + δθ, from the analytic Jacobians (n, k, P) and errors (n, k)."""
-        theta = self.theta_ if theta is None else theta
-        m = self.with_theta(theta)
-        J, e = m.jacobians(), m.errors()
-        return np.einsum("n,nk,nkp->p", self.weights_, e, J) + self.delta * theta
+    def ggn(self, theta=None, weights=None):
+        """Σ_i w_i J_iᵀ Λ_i J_i (P, P) at θ (default θ*)."""
+        m = self if theta is None else self.with_theta(theta)
+        return ggn(m.jacobians(), m.curvatures(), self.weights_ if weights is None else weights)
+
+    def precision_matrix(self, theta=None, weights=None):
+        """S = GGN + diag(δ_p) (P, P): the Laplace / Newton precision at θ (default θ*)."""
+        return add_prior(self.ggn(theta, weights), self.prior_precision_)
 
     # ---- what the MPE reads off a fitted model ---------------------------------------------
-    def predict(self, X):
-        """The outputs f (n,) for k = 1, (n, k) otherwise."""
-        self._check_fitted()
-        f = self.outputs(self.theta_, self._check_X(X, fitted=True))
+    def decision_function(self, X):
+        """The outputs f: (n,) for k = 1, (n, k) otherwise."""
+        X = self._check_X(X)
+        f = self.outputs(self.theta_, X)
         return f[:, 0] if f.shape[1] == 1 else f
+
+    def predict(self, X):
+        """Class labels for classifiers; the mean response (a value, a rate) otherwise."""
+        X = self._check_X(X)
+        f = self.outputs(self.theta_, X)
+        pred = self.likelihood_.predict(f)
+        return self.classes_[pred] if self.likelihood_.is_classifier else pred
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes), columns in the order of classes_."""
+        self._check_fitted()
+        if not self.likelihood_.is_classifier:
+            raise TypeError(f"{type(self).__name__} is not a classifier; use predict for its mean")
+        return self.likelihood_.probabilities(self.outputs(self.theta_, self._check_X(X)))
 
     def train_outputs(self):
         """f_i(θ*) on the training inputs, always 2-D (n, k)."""
@@ -102,79 +174,85 @@ class Model:
 
     def errors(self):
         """e_i = ∂ℓ_i/∂f (n, k) at θ*."""
-        return self.likelihood.errors(self.y_, self.train_outputs())
+        return self.likelihood_.errors(self.y_, self.train_outputs())
 
     def curvatures(self):
         """Λ_i = ∂²ℓ_i/∂f² (n, k, k) at θ*."""
-        return self.likelihood.curvatures(self.y_, self.train_outputs())
+        return self.likelihood_.curvatures(self.y_, self.train_outputs())
 
     def nll(self, X, y, outputs=None):
         """Per-example negative log-likelihood (n,) of (X, y), or of given outputs (n, k)."""
-        f = self.outputs(self.theta_, self._check_X(X, fitted=True)) if outputs is None else outputs
-        return self.likelihood.nll(self._encode_targets(np.asarray(y)), np.asarray(f))
+        f = self.outputs(self.theta_, self._check_X(X)) if outputs is None else np.asarray(outputs)
+        return self.likelihood_.nll(self.encode_targets(y, len(f)), f)
+
+    def encode_targets(self, y, n):
+        """y (n,) as the fitted likelihood takes it: class indices into classes_ for classifiers
+        (unseen labels are an error), floats otherwise."""
+        self._check_fitted()
+        if not self.likelihood_.is_classifier:
+            if np.ndim(y) != 1 or len(y) != n:
+                raise ValueError(f"y must have shape ({n},); got {np.shape(y)}")
+            return self.likelihood_.encode(y)[0]
+        y = check_vector("y", y, n, numeric=False)
+        lookup = {label: c for c, label in enumerate(self.classes_.tolist())}
+        idx = np.array([lookup.get(label, -1) for label in y.tolist()], dtype=int)
+        if np.any(idx < 0):
+            raise ValueError(f"y has labels not seen in training (e.g. {y[idx < 0][0]!r}); the "
+                             f"classes are {self.classes_.tolist()}")
+        return idx
 
     @property
     def n_params_(self):
         return self.theta_.shape[0]
 
     # ---- validation ------------------------------------------------------------------------
-    def _check_X(self, X, fitted=False):
-        try:
-            X = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"X must be numeric; could not convert it to floats ({exc})") from None
-        if X.ndim != 2:
-            raise ValueError(f"X must be a 2-D array (n, d); got shape {X.shape}")
-        if X.shape[0] == 0:
-            raise ValueError("X has no rows")
-        if not np.all(np.isfinite(X)):
-            bad = np.argwhere(~np.isfinite(X))[0]
-            raise ValueError(f"X has a NaN or infinite value (first at row {bad[0]}, column {bad[1]})")
-        if fitted and X.shape[1] != self.X_.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features; the model was fitted with {self.X_.shape[1]}")
-        return X
+    def _check_X(self, X):
+        self._check_fitted()
+        return check_matrix("X", X, n_features=self.n_features_in_)
+
+    def _check_theta(self, theta, name):
+        theta = np.array(theta, dtype=float)
+        if theta.shape != self.theta_.shape or not np.all(np.isfinite(theta)):
+            raise ValueError(f"{name} must be a finite vector of shape {self.theta_.shape}; "
+                             f"got shape {theta.shape}")
+        return theta
 
     def _check_hyperparameters(self):
-        if not np.isfinite(self.delta) or self.delta < 0:
-            raise ValueError(f"delta (the L2 strength) must be a finite number >= 0; got {self.delta}")
+        check_float("delta", self.delta, low=0.0)
+        check_float("tol", self.tol, low=0.0, low_open=True)
 
     def _check_fitted(self):
         if not hasattr(self, "theta_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
 
-    def _encode_targets(self, y):
-        y = np.asarray(y, dtype=float)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y has a NaN or infinite value")
-        return y
+    def _prior_precision(self):
+        return np.full(self.theta_.shape[0], float(self.delta))
 
     def _setup(self, X):
         """Hook: build anything that depends on the data's shape (features, layer sizes)."""
 
-    _precision_cache = None
 
-
-def check_weights(weights, n):
-    """Per-example weights (n,): default ones; negative, NaN or wrongly sized weights are errors."""
-    if weights is None:
-        return np.ones(n)
-    w = np.array(weights, dtype=float)  # a copy: later edits to the caller's array must not leak in
-    if w.shape != (n,):
-        raise ValueError(f"weights must have shape ({n},), one per example; got {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("weights must be finite; got NaN or infinity")
-    if np.any(w < 0):
-        i = int(np.argmin(w))
-        raise ValueError(f"weights must be >= 0 (0 removes an example); weight {i} is {w[i]}")
-    return w
+def newton_step(model, theta, grad, precision, weights=None, max_halvings=34):
+    """One damped Newton step θ − t S⁻¹∇L on L(θ; w), t = 1, ½, ¼, … until L decreases enough
+    (Armijo). Returns (new θ, t); t = 0 when no step decreases L (θ is a minimum to machine
+    precision). Shared by the GLM fit and ``optim.Newton``."""
+    direction = precision.solve(grad)
+    value, t = model.objective(theta, weights), 1.0
+    slack = 16 * np.finfo(float).eps * abs(value)      # L itself is only known to round-off
+    for _ in range(max_halvings):
+        new = theta - t * direction
+        if model.objective(new, weights) <= value - 1e-4 * t * (grad @ direction) + slack:
+            return new, t
+        t *= 0.5
+    return theta, 0.0
 
 
 class _GLM(Model):
     """A generalised linear model f_i = Φ_i θ with a canonical link: J_i is analytic and the
-    GGN is the exact Hessian, so Newton's method fits it (to ||∇L|| ≤ tol)."""
+    GGN is the exact Hessian, so Newton's method fits it. Φ = [1, X] with an intercept."""
 
-    def __init__(self, delta=1.0, fit_intercept=True, tol=1e-10, max_iter=100):
-        super().__init__(delta=delta, fit_intercept=fit_intercept)
+    def __init__(self, delta=1.0, fit_intercept=True, penalize_intercept=True, tol=1e-12, max_iter=100):
+        self.delta, self.fit_intercept, self.penalize_intercept = delta, fit_intercept, penalize_intercept
         self.tol, self.max_iter = tol, max_iter
 
     def features(self, X):
@@ -184,8 +262,14 @@ class _GLM(Model):
     def _setup(self, X):
         self.Phi_ = self.features(X)
 
-    def _initial_theta(self):
+    def initial_theta(self):
         return np.zeros(self.Phi_.shape[1] * self.n_outputs_)
+
+    def _prior_precision(self):
+        prior = super()._prior_precision()
+        if self.fit_intercept and not self.penalize_intercept:
+            prior[:self.n_outputs_] = 0.0          # row 0 of W (D, k): the intercepts
+        return prior
 
     def outputs(self, theta, X):
         Phi = self.Phi_ if X is getattr(self, "X_", None) else self.features(X)
@@ -193,147 +277,116 @@ class _GLM(Model):
 
     def jacobians(self, X=None):
         """J_i = ∂f_i/∂θ (n, k, P). With θ = vec(W), W (D, k) row-major: J_i = Φ_iᵀ ⊗ I_k."""
-        Phi = self.Phi_ if X is None else self.features(self._check_X(X, fitted=True))
+        Phi = self.Phi_ if X is None else self.features(self._check_X(X))
         k = self.n_outputs_
         if k == 1:
             return Phi[:, None, :]
         return np.einsum("nj,cd->ncjd", Phi, np.eye(k)).reshape(Phi.shape[0], k, -1)
 
-    def ggn(self, theta, weights):
+    def gradient(self, theta=None, weights=None):
+        """∇L = Σ_i w_i J_iᵀ e_i + δθ = vec(Φᵀ (w e)) + δθ."""
+        theta = self.theta_ if theta is None else theta
+        w = self.weights_ if weights is None else weights
+        e = self.likelihood_.errors(self.y_, self.outputs(theta, self.X_))
+        return (self.Phi_.T @ (w[:, None] * e)).ravel() + self.prior_precision_ * theta
+
+    def gradient_scale(self, theta, weights):
+        """The size of what ∇L sums: max_p of Σ_i w_i |J_i|ᵀ(|e_i| + |Λ_i f_i|) + δ_p|θ_p|.
+        The |Λf| term is the size of the curvature part that a Newton step cancels, so the
+        test ‖∇L‖∞ ≤ tol · scale is met at the same relative precision for any units of X or y."""
+        f = self.outputs(theta, self.X_)
+        lik = self.likelihood_
+        size = np.abs(lik.errors(self.y_, f)) + np.abs(np.einsum("nkl,nl->nk", lik.curvatures(self.y_, f), f))
+        return float(((np.abs(self.Phi_).T @ (weights[:, None] * size)).ravel()
+                      + self.prior_precision_ * np.abs(theta)).max())
+
+    def ggn(self, theta=None, weights=None):
         """Σ_i w_i J_iᵀ Λ_i J_i (P, P), using J_i = Φ_iᵀ ⊗ I_k (never forms J)."""
+        theta = self.theta_ if theta is None else theta
+        w = self.weights_ if weights is None else weights
         Phi, k = self.Phi_, self.n_outputs_
-        Lam = self.likelihood.curvatures(self.y_, self.outputs(theta, self.X_))
-        D = Phi.shape[1]
-        H = np.empty((D, k, D, k))
+        Lam = self.likelihood_.curvatures(self.y_, self.outputs(theta, self.X_))
+        n_features = Phi.shape[1]
+        H = np.empty((n_features, k, n_features, k))
         for c in range(k):
             for d in range(c, k):
-                block = Phi.T @ ((weights * Lam[:, c, d])[:, None] * Phi)
+                block = Phi.T @ ((w * Lam[:, c, d])[:, None] * Phi)
                 H[:, c, :, d] = block
                 H[:, d, :, c] = block
-        return H.reshape(D * k, D * k)
+        return H.reshape(n_features * k, n_features * k)
 
-    def _optimise(self, theta, warm_start=False):
-        """Damped Newton: θ ← θ − t S⁻¹∇L with S = GGN + δI, backtracking on L.
+    def _precision_at(self, theta, weights):
+        try:
+            return FullPrecision(add_prior(self.ggn(theta, weights), self.prior_precision_), exact=True)
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__}: the precision S = GGN + δI is singular (delta={self.delta:g}): "
+                "use delta > 0, or remove constant or duplicate features") from None
 
-        Stops when ||∇L|| ≤ tol; the Cholesky factor of S at the returned θ is kept so that
-        ``Sensitivity`` can reuse the factorisation the fit already made."""
-        w, P = self.weights_, theta.shape[0]
-        value = self.objective(theta, w)
+    def _minimise(self, theta, warm):
+        """Newton's method: θ ← θ − t S⁻¹∇L until ‖∇L‖∞ ≤ tol · gradient_scale. S is factorised
+        once per iteration — once in all for a quadratic loss, whose S does not depend on θ —
+        and the factor at the returned θ is kept as ``precision_`` for ``Sensitivity``."""
+        w, precision, stalled = self.weights_, None, False
         for it in range(self.max_iter + 1):
-            f = self.outputs(theta, self.X_)
-            e = self.likelihood.errors(self.y_, f)
-            grad = (self.Phi_.T @ (w[:, None] * e)).ravel() + self.delta * theta
-            S = self.ggn(theta, w) + self.delta * np.eye(P)
-            try:
-                chol = np.linalg.cholesky(S)
-            except np.linalg.LinAlgError:
-                raise ValueError(
-                    f"{type(self).__name__}: the precision S is singular (delta={self.delta}); "
-                    "use delta > 0 or remove duplicate/constant features") from None
-            gnorm = np.linalg.norm(grad)
-            if gnorm <= self.tol:
+            grad = self.gradient(theta, w)
+            gmax, scale = float(np.abs(grad).max()), self.gradient_scale(theta, w)
+            if precision is None or not self.likelihood_.constant_curvature:
+                try:
+                    precision = self._precision_at(theta, w)
+                except ValueError:
+                    if it > 0 and self.is_separated(theta):   # Λ underflowed on the way to infinity
+                        precision = None
+                        break
+                    raise
+            if gmax <= self.tol * scale or it == self.max_iter:
                 break
-            if it == self.max_iter:
-                warnings.warn(f"{type(self).__name__}: Newton stopped after {it} iterations with "
-                              f"||grad|| = {gnorm:.2e} > tol = {self.tol:.0e} (separable data with "
-                              "delta = 0?)", ConvergenceWarning, stacklevel=3)
+            theta, t = newton_step(self, theta, grad, precision, w)
+            if t == 0.0:
+                stalled = True
                 break
-            step, t = cho_solve((chol, True), grad), 1.0
-            while t > 1e-10:
-                new_value = self.objective(theta - t * step, w)
-                if new_value <= value + 1e-4 * t * (grad @ -step) or abs(new_value - value) <= 1e-15 * abs(value):
-                    break
-                t *= 0.5
-            theta, value = theta - t * step, new_value
-        self.n_iter_, self.grad_norm_ = it, gnorm
-        if self.delta == 0 and self.task == "classification" and self._separates(theta):
-            warnings.warn(f"{type(self).__name__}: the classes are perfectly separated and delta = 0, "
-                          "so the loss has no minimum (the parameters grow until the gradient "
-                          "underflows); use delta > 0", ConvergenceWarning, stacklevel=3)
-        self._precision_cache = (theta.copy(), S, chol)
-        return theta
+        self.n_iter_, self.grad_norm_, self.grad_scale_, self.precision_ = it, gmax, scale, precision
+        return theta, stalled
 
 
 class LinearRegression(_GLM):
     """Linear regression with Gaussian noise of known variance: ℓ_i = (y_i − f_i)²/(2σ²).
 
-    Newton converges in one step (the loss is quadratic), so the MPE is exact here."""
+    The loss is quadratic: one factorisation of S is the whole fit, and the MPE is exact."""
 
-    def __init__(self, delta=1.0, noise_var=1.0, fit_intercept=True, tol=1e-10, max_iter=100):
-        super().__init__(delta=delta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+    def __init__(self, delta=1.0, noise_var=1.0, fit_intercept=True, penalize_intercept=True,
+                 tol=1e-12, max_iter=100):
+        super().__init__(delta, fit_intercept, penalize_intercept, tol, max_iter)
         self.noise_var = noise_var
 
-    n_outputs_ = 1
-
-    def _check_hyperparameters(self):
-        super()._check_hyperparameters()
-        if not np.isfinite(self.noise_var) or self.noise_var <= 0:
-            raise ValueError(f"noise_var must be a finite number > 0; got {self.noise_var}")
-        self.likelihood = Gaussian(self.noise_var)
+    def make_likelihood(self):
+        return Gaussian(check_float("noise_var", self.noise_var, low=0.0, low_open=True))
 
 
-class _Classifier(_GLM):
-    task = "classification"
+class PoissonRegression(_GLM):
+    """Poisson regression for counts y_i >= 0 with a log link: rate μ_i = exp(Φ_i θ)."""
 
-    def _encode_targets(self, y):
-        y = np.asarray(y)
-        if hasattr(self, "classes_") and hasattr(self, "theta_"):
-            idx = np.searchsorted(self.classes_, y)
-            if np.any(idx >= len(self.classes_)) or np.any(self.classes_[np.minimum(idx, len(self.classes_) - 1)] != y):
-                raise ValueError(f"y has labels not seen in training; the classes are {list(self.classes_)}")
-            return idx
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("y has a NaN or infinite value")
-        classes, encoded = np.unique(y, return_inverse=True)
-        self._check_classes(classes)
-        self.classes_ = classes
-        return encoded
-
-    def _separates(self, theta):
-        """True when θ classifies every training example with positive weight correctly."""
-        f = self.outputs(theta, self.X_)
-        pred = (f[:, 0] > 0).astype(int) if f.shape[1] == 1 else np.argmax(f, axis=1)
-        seen = self.weights_ > 0
-        return bool(np.all(pred[seen] == self.y_[seen]))
-
-    def predict_proba(self, X):
-        """Class probabilities (n, n_classes), columns in the order of classes_."""
-        self._check_fitted()
-        return self.likelihood.probabilities(self.outputs(self.theta_, self._check_X(X, fitted=True)))
-
-    def predict_class(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    def make_likelihood(self):
+        return Poisson()
 
 
-class LogisticRegression(_Classifier):
+class LogisticRegression(_GLM):
     """Binary logistic regression: f_i = Φ_i θ, P(y=1) = σ(f_i). y holds exactly two labels."""
 
-    n_outputs_ = 1
-    likelihood = Bernoulli()
-
-    def _check_classes(self, classes):
-        if len(classes) != 2:
-            raise ValueError(f"y has {len(classes)} class(es) {classes.tolist()[:5]}; "
-                             "LogisticRegression needs exactly 2")
+    def make_likelihood(self):
+        return Bernoulli()
 
 
-class SoftmaxRegression(_Classifier):
+class SoftmaxRegression(_GLM):
     """Multinomial logistic regression: f_i = Wᵀ Φ_i ∈ R^k, θ = vec(W) with W (D, k) row-major.
 
     All k columns are kept (the model is over-parametrised; δ > 0 makes S invertible)."""
 
-    likelihood = Categorical()
-
-    def _check_classes(self, classes):
-        if len(classes) < 2:
-            raise ValueError(f"y has {len(classes)} class; SoftmaxRegression needs at least 2")
+    def make_likelihood(self):
+        return Categorical()
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
         if self.delta == 0:
             raise ValueError("SoftmaxRegression needs delta > 0: with all k outputs "
                              "parametrised the loss is flat along one direction")
-
-    @property
-    def n_outputs_(self):
-        return len(self.classes_)

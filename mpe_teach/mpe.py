@@ -1,28 +1,36 @@
 """The Memory-Perturbation Equation for a fitted model (mpe-math §2–§5, §8).
 
-Perturbing example i's weight w_i → w_i' (Δ = w_i' − w_i; removal Δ = −1, duplication Δ = +1)
-changes the parameters and the outputs by
+Changing example i's weight by Δw (removal Δw = −1, duplication Δw = +1) changes the parameters
+and the outputs by
 
-    Δθ   = −Δ (S + Δ H_i)⁻¹ g_i        = −S⁻¹J_iᵀ u_i          ("mpe", the finite form, §4)
-    Δf_i = −Δ V_i (I + Δ Λ_i V_i)⁻¹ e_i = −V_i u_i              (§5)
-    with u_i = (I + Δ Λ_i V_i)⁻¹ Δ e_i                          (the Woodbury form)
+    Δθ   = −Δw (S + Δw H_i)⁻¹ g_i        = −S⁻¹J_iᵀ u_i          ("mpe", the finite form, §4)
+    Δf_i = −Δw V_i (I + Δw Λ_i V_i)⁻¹ e_i = −V_i u_i              (§5)
+    with u_i = (I + Δw Λ_i V_i)⁻¹ Δw e_i                          (``woodbury_u``)
 
-and to first order ("influence") u_i = Δ e_i. Groups M stack their rows: V becomes the cross
-variance J_M S⁻¹ J_Mᵀ and Λ the block diagonal of Δ_j Λ_j. Each formula is one short function
-below; ``Sensitivity`` applies them to all n examples at once.
+and to first order ("influence", the derivative at Δw = 0) u_i = Δw e_i. Each formula is one
+short function below; ``Sensitivity`` applies them to all n examples at once, and to groups
+through ``groups.GroupSolves``.
 """
 import warnings
+from functools import cached_property
 
 import numpy as np
-from scipy.linalg import block_diag
 
+from .blas import single_threaded_blas
 from .curvature import as_precision, build_precision
+from .groups import GroupSolves
+from .validation import check_choice, check_float, check_fitted_model, check_indices, check_new_weights
 
 METHODS = ("mpe", "influence")
+# Warn when cond(S) · machine epsilon exceeds this: fewer than about 4 digits are left.
+LOST_DIGITS_WARN = 1e-4
+# Warn when a perturbation changes an example's own output curvature Λ_i by more than this
+# factor (up or down): the finite form (one Newton step) assumes Λ constant along the step.
+CURVATURE_CHANGE_WARN = 4.0
 
 
 class PerturbationWarning(UserWarning):
-    """The perturbed precision is not positive definite; the first-order form was used instead."""
+    """An estimate is less reliable than usual (see the message), or was replaced by a safe one."""
 
 
 # ---- the equations -------------------------------------------------------------------------
@@ -33,22 +41,22 @@ def memory(J_i, e_i, Lam_i, m):
     return H @ m - J_i.T @ e_i, -0.5 * H
 
 
-def woodbury_errors(V, Lam, e, dw, method="mpe"):
-    """u = (I + Δ Λ V)⁻¹ Δ e  (mpe)  or  u = Δ e  (influence); batched over leading axes.
+def woodbury_u(V, Lam, e, dw, method="mpe"):
+    """u = (I + Δw Λ V)⁻¹ Δw e  (mpe)  or  u = Δw e  (influence); batched over leading axes.
 
-    V, Λ (..., k, k), e (..., k); dw, the weight change, broadcastable to e (one Δ per output
+    V, Λ (..., k, k), e (..., k); dw, the weight change, broadcastable to e (one Δw per output
     row, so a group can mix removals and up-weightings). Returns u (..., k) and a boolean ``ok``
-    (...) that is False where I + ΔΛV — equivalently the perturbed precision S + ΔH — is not
-    positive definite (§4: possible with an approximate S); there u falls back to Δ e."""
+    (...) that is False where I + ΔwΛV — equivalently the perturbed precision S + ΔwH — is not
+    positive definite (§4); there u falls back to Δw e."""
     r = dw * e
     ok = np.ones(r.shape[:-1], dtype=bool)
     if method == "influence":
         return r, ok
     M = np.eye(V.shape[-1]) + np.broadcast_to(dw, e.shape)[..., :, None] * (Lam @ V)
-    if M.shape[-1] == 1:     # k = 1: M = 1 + Δβv is its own eigenvalue and the solve a division
+    if M.shape[-1] == 1:     # k = 1: M = 1 + Δwβv is its own eigenvalue and the solve a division
         ok = M[..., 0, 0] > 1e-8
         return np.where(ok[..., None], r / np.where(ok, M[..., 0, 0], 1.0)[..., None], r), ok
-    # S + ΔH ≻ 0  ⇔  every eigenvalue of ΔΛV exceeds −1 (they are real: ΛV is similar to a
+    # S + ΔwH ≻ 0  ⇔  every eigenvalue of ΔwΛV exceeds −1 (they are real: ΛV is similar to a
     # symmetric matrix). A small margin keeps near-singular cases on the safe side.
     ok = np.linalg.eigvals(M).real.min(axis=-1) > 1e-8
     u = r.copy()
@@ -71,36 +79,34 @@ class Sensitivity:
     """MPE estimates for a fitted model: per-example errors, curvatures and prediction variances,
     parameter and prediction changes for any re-weighting, and leave-one-out quantities.
 
-    structure: "full" (S = GGN + δI), "diag", and for the MLP "kfac" / "last_layer"; or a precision
-    given directly (a (P, P) matrix, a (P,) diagonal, or a precision object) — e.g. the one an
-    optimiser carries during training (§7).
+    structure: "full" (S = GGN + δI, the factorisation the fit made where there is one),
+    "diag", and for the MLP "kfac" / "last_layer"; or a precision given directly (a (P, P)
+    matrix, a (P,) diagonal, or a ``curvature.Precision``) — e.g. an optimiser's (§7).
     """
 
     def __init__(self, model, structure="full"):
-        model._check_fitted()
-        self.model = model
+        self.model = check_fitted_model(model)
         self.jacobians_ = model.jacobians()                 # J_i  (n, k, P)
         self.errors_ = model.errors()                       # e_i  (n, k)
         self.curvatures_ = model.curvatures()               # Λ_i  (n, k, k)
         self.outputs_ = model.train_outputs()               # f_i  (n, k)
+        P = self.jacobians_.shape[2]
         if isinstance(structure, str):
             self.structure = structure
             self.precision_ = build_precision(structure, model, self.jacobians_, self.curvatures_)
         else:
             self.structure = "given"
             self.precision_ = as_precision(structure)
-            P = self.jacobians_.shape[2]
-            if getattr(self.precision_, "s", getattr(self.precision_, "S", np.zeros(P))).shape[0] != P:
-                raise ValueError(f"the given precision does not match the model's {P} parameters")
-        self._variances = None
-        self._groups = {}
+            if getattr(self.precision_, "n_params", None) != P:
+                raise ValueError(f"the given precision is for {getattr(self.precision_, 'n_params', '?')} "
+                                 f"parameters; the model has {P}")
+        self._groups = GroupSolves(self.jacobians_, self.curvatures_, self.precision_)
+        self._warn_if_ill_conditioned()
 
-    @property
+    @cached_property
     def variances_(self):
-        """V_i = J_i S⁻¹ J_iᵀ (n, k, k), the prediction variances (computed once)."""
-        if self._variances is None:
-            self._variances = self.precision_.variances(self.jacobians_)
-        return self._variances
+        """V_i = J_i S⁻¹ J_iᵀ (n, k, k), the prediction variances."""
+        return self.precision_.variances(self.jacobians_)
 
     @property
     def n_examples(self):
@@ -121,38 +127,37 @@ class Sensitivity:
         """The model with θ* + Δθ: the MPE's prediction of what a refit would give."""
         return self.model.with_theta(self.model.theta_ + self.param_change(i, weight, method))
 
-    def _group_change(self, i, weight, method):
-        idx, dw = self._check_perturbation(i, weight, method)
-        m, k = len(idx), self.jacobians_.shape[1]
-        SinvJT, VMM, D = self._group_parts(idx)
-        u, ok = woodbury_errors(VMM, D, self.errors_[idx].ravel(), np.repeat(dw, k), method)
-        if not ok:
-            self._warn(idx)
-        return param_change_from(SinvJT, u), pred_change_from(VMM, u).reshape(m, k)
+    def refit(self, i, weight=0.0):
+        """The truth for the same perturbation: the model retrained with the new weight(s),
+        warm-started at the MPE's prediction θ* + Δθ (closer than θ*, so fewer iterations)."""
+        idx = check_indices(i, self.n_examples)
+        w = self.model.weights_.copy()
+        w[idx] = check_new_weights(weight, idx.shape)
+        return self.model.refit(w, warm_start=self.model.theta_ + self.param_change(i, weight))
 
-    def _group_parts(self, idx):
-        """What a group's estimate needs that does not depend on the weight — S⁻¹J_Mᵀ (P, mk),
-        V_MM = J_M S⁻¹ J_Mᵀ (mk, mk) and the block diagonal of the Λ_j — kept for the last few
-        groups, so that moving a weight slider costs one small solve, not a solve with S."""
-        key = idx.tobytes()
-        if key not in self._groups:
-            (n, k, P), m = self.jacobians_.shape, len(idx)
-            JM = self.jacobians_[idx].reshape(m * k, P)
-            SinvJT = self.precision_.solve(JM.T)                 # S⁻¹ J_Mᵀ (P, mk)
-            VMM = JM @ SinvJT                                    # J_M S⁻¹ J_Mᵀ (mk, mk)
-            if len(self._groups) >= 64:
-                self._groups.pop(next(iter(self._groups)))
-            self._groups[key] = (SinvJT, VMM, block_diag(*self.curvatures_[idx]))
-        return self._groups[key]
+    def _group_change(self, i, weight, method):
+        check_choice("method", method, METHODS)
+        idx = check_indices(i, self.n_examples)
+        dw = check_new_weights(weight, idx.shape) - self.model.weights_[idx]
+        m, k = len(idx), self.jacobians_.shape[1]
+        SinvJT, VMM, LamM = self._groups.parts(idx)
+        u, ok = woodbury_u(VMM, LamM, self.errors_[idx].ravel(), np.repeat(dw, k), method)
+        d_theta, d_f = param_change_from(SinvJT, u), pred_change_from(VMM, u).reshape(m, k)
+        if not ok:
+            d_theta, d_f = self._not_positive_definite(idx, d_theta, d_f)
+        self._warn_if_nonlinear(idx, d_f)
+        return d_theta, d_f
 
     # ---- all examples at once ----------------------------------------------------------
     def pred_changes(self, weight=0.0, method="mpe"):
         """Δf_i (n, k) when each example i ALONE gets the new weight (n separate perturbations)."""
         dw = self._all_dw(weight, method)[:, None]
-        u, ok = woodbury_errors(self.variances_, self.curvatures_, self.errors_, dw, method)
+        u, ok = woodbury_u(self.variances_, self.curvatures_, self.errors_, dw, method)
+        d_f = pred_change_from(self.variances_, u)
         if not ok.all():
-            self._warn(np.flatnonzero(~ok))
-        return pred_change_from(self.variances_, u)
+            d_f = self._not_positive_definite(np.flatnonzero(~ok), None, d_f)[1]
+        self._warn_if_nonlinear(np.arange(self.n_examples), d_f)
+        return d_f
 
     def param_changes(self, weight=0.0, method="mpe"):
         """Δθ (n, P) when each example i alone gets the new weight (statsmodels' ``params_one``
@@ -162,15 +167,19 @@ class Sensitivity:
         # J_i S⁻¹ for all rows at once (S is symmetric, so this is (S⁻¹J_iᵀ)ᵀ), kept row-major
         JS = self.precision_.solve(self.jacobians_.reshape(n * k, P).T).T.reshape(n, k, P)
         # V_i = (J_i S⁻¹) J_iᵀ from that solve, unless the variances are already known
-        V = self._variances
+        V = self.__dict__.get("variances_")
         if V is None:
-            V = np.einsum("nkp,nlp->nkl", JS, self.jacobians_)
-        u, ok = woodbury_errors(V, self.curvatures_, self.errors_, dw, method)
-        if not ok.all():
-            self._warn(np.flatnonzero(~ok))
+            with single_threaded_blas():
+                V = np.einsum("nkp,nlp->nkl", JS, self.jacobians_)
+        u, ok = woodbury_u(V, self.curvatures_, self.errors_, dw, method)
         if k == 1:                       # −S⁻¹J_iᵀ u_i in row i, written into JS (no new n×P array)
-            return np.multiply(JS[:, 0, :], -u, out=JS[:, 0, :])
-        return -np.einsum("nkp,nk->np", JS, u)
+            d_theta = np.multiply(JS[:, 0, :], -u, out=JS[:, 0, :])
+        else:
+            d_theta = -np.einsum("nkp,nk->np", JS, u)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            d_theta[bad] = self._not_positive_definite(bad, d_theta[bad], None)[0]
+        return d_theta
 
     def loo_outputs(self, method="mpe"):
         """Estimated f_i^{\\i} (n, k): each example's output after removing it."""
@@ -178,70 +187,90 @@ class Sensitivity:
 
     def loo_nll(self, method="mpe"):
         """ℓ(y_i, f_i^{\\i}) (n,): the estimated leave-one-out loss of each example."""
-        return self.model.likelihood.nll(self.model.y_, self.loo_outputs(method))
+        return self.model.likelihood_.nll(self.model.y_, self.loo_outputs(method))
 
     def loo_loss(self, method="mpe"):
-        """Estimated leave-one-out loss (§8): mean NLL for classifiers, mean squared error for
-        regression."""
-        if self.model.task == "regression":
-            return float(np.mean((self.model.y_ - self.loo_outputs(method)[:, 0]) ** 2))
-        return float(np.mean(self.loo_nll(method)))
+        """Estimated leave-one-out loss (§8), as the likelihood defines it: the mean NLL, or the
+        mean squared error for a Gaussian likelihood."""
+        return self.model.likelihood_.loo_loss(self.model.y_, self.loo_outputs(method))
 
-    def deviations(self, method="mpe"):
-        """Sensitivity of each example (n,): the estimated change of its own prediction when it is
-        removed — Σ_c |p_c(f_i + Δf_i) − p_c(f_i)| for classifiers (the paper's deviation), |Δf_i|
-        for regression."""
-        f, f_loo = self.outputs_, self.loo_outputs(method)
-        lik = self.model.likelihood
-        if self.model.task == "regression":
-            return np.abs(f_loo - f).sum(axis=1)
-        return np.abs(lik.probabilities(f_loo) - lik.probabilities(f)).sum(axis=1)
+    def sensitivities(self, method="mpe"):
+        """The sensitivity of each example (n,): how far its own prediction moves when it is
+        removed — the likelihood's deviation between f_i and f_i + Δf_i: Σ_c |Δp_ic| for
+        classifiers (the paper's deviation), |Δ mean| for regression and counts."""
+        return self.model.likelihood_.deviation(self.outputs_, self.loo_outputs(method))
 
-    @property
+    # ---- statsmodels' names for the same quantities (computed once) ------------------------
+    @cached_property
     def hat_matrix_diag(self):
         """tr(Λ_i V_i) (n,): β_i v_i for k = 1, statsmodels' ``hat_matrix_diag`` (leverage)."""
         return np.einsum("nkl,nlk->n", self.curvatures_, self.variances_)
 
-    @property
+    @cached_property
     def params_one(self):
         """θ* + Δθ for removing each example (n, P): Pregibon's one-step deletion estimate."""
         return self.model.theta_ + self.param_changes(0.0)
 
-    def cooks_distance(self, scale=1.0):
-        """Cook's distance (n,): Δθ_iᵀ (S − δI) Δθ_i / (P · scale) for removal. For linear
-        regression with δ = 0, noise_var = 1 and scale = s², this is the classical one."""
-        d = self.param_changes(0.0)
-        S = self.precision_.matrix() - self.model.delta * np.eye(d.shape[1])
-        return np.einsum("np,pq,nq->n", d, S, d) / (d.shape[1] * scale)
+    @cached_property
+    def cooks_distance(self):
+        """Cook's distance (n,): Δθ_iᵀ (S − δI) Δθ_i / P for removal (statsmodels' GLM
+        convention with scale 1). For linear regression divide by the noise variance estimate s²
+        (with noise_var = 1 and δ = 0) to get the classical OLS value."""
+        d = self.params_one - self.model.theta_
+        H = self.precision_.matrix()
+        H = H - np.diag(self.model.prior_precision_)
+        return np.einsum("np,pq,nq->n", d, H, d) / d.shape[1]
 
-    # ---- validation --------------------------------------------------------------------
-    def _check_perturbation(self, i, weight, method):
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
-        n = self.n_examples
-        idx = np.atleast_1d(np.asarray(i))
-        if idx.dtype.kind not in "iu" or idx.ndim != 1 or len(idx) == 0:
-            raise ValueError(f"i must be an example index or a 1-D array of indices; got {i!r}")
-        if np.any(idx < 0) or np.any(idx >= n):
-            raise ValueError(f"example index out of range: the model has {n} training examples; got {i!r}")
-        if len(np.unique(idx)) != len(idx):
-            raise ValueError("a group must not list an example twice")
-        w_new = np.broadcast_to(np.asarray(weight, dtype=float), idx.shape)
-        if not np.all(np.isfinite(w_new)) or np.any(w_new < 0):
-            raise ValueError(f"weight must be a finite number >= 0 (0 removes the example); got {weight!r}")
-        return idx, w_new - self.model.weights_[idx]
-
+    # ---- validation and warnings ------------------------------------------------------
     def _all_dw(self, weight, method):
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
-        weight = float(weight)
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight must be a finite number >= 0 (0 removes the example); got {weight}")
+        check_choice("method", method, METHODS)
+        weight = check_float("weight", weight, low=0.0)
         return weight - self.model.weights_
 
-    @staticmethod
-    def _warn(idx):
+    def _not_positive_definite(self, idx, d_theta, d_f):
+        """Where S + ΔwH is not positive definite. With the model's own S (exact) this only
+        happens when removing an example leaves the parameters undetermined (δ = 0 and leverage
+        1): there is no answer, so NaN. With an approximate S, the first-order form is used."""
         shown = ", ".join(map(str, idx[:10])) + (" …" if len(idx) > 10 else "")
+        if self.precision_.exact:
+            warnings.warn(f"removing example(s) {shown} leaves the parameters undetermined (S − H_i "
+                          "is singular: leverage 1 with delta = 0); their estimates are NaN",
+                          PerturbationWarning, stacklevel=3)
+            if d_theta is not None:
+                d_theta = np.full_like(d_theta, np.nan)
+            if d_f is not None:
+                d_f = d_f.copy()
+                d_f[idx if d_f.shape[0] == self.n_examples else slice(None)] = np.nan
+            return d_theta, d_f
         warnings.warn(f"the perturbed precision is not positive definite for example(s) {shown}; "
                       "using the first-order (influence) estimate there", PerturbationWarning,
                       stacklevel=3)
+        return d_theta, d_f
+
+    def _warn_if_nonlinear(self, idx, d_f):
+        """The finite form is one Newton step: exact when Λ does not change along it. Warn where
+        a perturbation changes an example's own Λ_i by more than CURVATURE_CHANGE_WARN."""
+        if self.model.likelihood_.constant_curvature:
+            return
+        lik, y = self.model.likelihood_, self.model.y_[idx]
+        before = np.trace(self.curvatures_[idx], axis1=1, axis2=2)
+        after = np.trace(lik.curvatures(y, self.outputs_[idx] + np.nan_to_num(d_f)), axis1=1, axis2=2)
+        ratio = np.maximum(after, 1e-300) / np.maximum(before, 1e-300)
+        bad = idx[(ratio > CURVATURE_CHANGE_WARN) | (ratio < 1 / CURVATURE_CHANGE_WARN)]
+        if bad.size:
+            shown = ", ".join(map(str, bad[:10])) + (" …" if bad.size > 10 else "")
+            warnings.warn(f"the perturbation moves the output curvature of example(s) {shown} by "
+                          f"a factor of more than {CURVATURE_CHANGE_WARN:g} (near separation, or a large "
+                          "weight change): the finite form is approximate there; check with a refit",
+                          PerturbationWarning, stacklevel=3)
+
+    def _warn_if_ill_conditioned(self):
+        cond = getattr(self.precision_, "condition_number", None)
+        if cond is None:
+            return
+        c = cond()
+        if c * np.finfo(float).eps > LOST_DIGITS_WARN:
+            warnings.warn(f"the precision S is ill-conditioned (condition number {c:.1e}): solves "
+                          f"with it lose about {np.log10(c):.0f} of 16 digits, so the estimates may be "
+                          "inaccurate; standardise the features or increase delta",
+                          PerturbationWarning, stacklevel=3)

@@ -27,16 +27,16 @@ import inspect
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad
-from scipy.linalg import cho_factor, cho_solve
 
-from .curvature import ggn, ggn_diagonal
+from .curvature import FullPrecision, add_prior, ggn, ggn_diagonal
+from .models import newton_step
 
 
 # ---- what every optimiser needs from the model ------------------------------------------------
 def batch_loss(model, theta, idx):
     """Σ_{i∈B} w_i ℓ_i(θ) over the minibatch B = idx (autograd-differentiable)."""
     f = model.outputs(theta, model.X_[idx])
-    return anp.sum(model.weights_[idx] * model.likelihood.nll(model.y_[idx], f))
+    return anp.sum(model.weights_[idx] * model.likelihood_.nll(model.y_[idx], f))
 
 
 _batch_grad = grad(batch_loss, 1)
@@ -45,74 +45,61 @@ _batch_grad = grad(batch_loss, 1)
 def batch_gradient(model, theta, idx):
     """∇L̂(θ) = (N/|B|) Σ_{i∈B} w_i ∇ℓ_i(θ) + δθ: the unbiased minibatch estimate of ∇L."""
     n = model.X_.shape[0]
-    return (n / len(idx)) * _batch_grad(model, theta, idx) + model.delta * theta
+    return (n / len(idx)) * _batch_grad(model, theta, idx) + model.prior_precision_ * theta
 
 
 def batch_ggn_parts(model, theta, idx):
     """Per-example Jacobians J_i (|B|, k, P) and curvatures Λ_i (|B|, k, k) on the minibatch."""
+    at = model.with_theta(theta)
     X = model.X_[idx]
-    J = model.jacobians(X, theta) if hasattr(model, "layer_slices") else model.jacobians(X)
-    Lam = model.likelihood.curvatures(model.y_[idx], model.outputs(theta, X))
-    return J, Lam
+    Lam = model.likelihood_.curvatures(model.y_[idx], model.outputs(theta, X))
+    return at.jacobians(X), Lam
 
 
-def full_ggn(model, theta):
-    """S(θ) = Σ_i w_i J_iᵀΛ_iJ_i + δI over all N examples (P, P): the Laplace / Newton precision."""
-    J, Lam = batch_ggn_parts(model, theta, np.arange(model.X_.shape[0]))
-    return ggn(J, Lam, model.weights_) + model.delta * np.eye(theta.shape[0]), J, Lam
+class Optimizer:
+    """What every optimiser shares: ``full_batch`` (False: minibatches), a no-op ``start``."""
+
+    full_batch = False
+
+    def start(self, model, theta):
+        pass
 
 
 # ---- second-order methods ---------------------------------------------------------------------
-class Newton:
+class Newton(Optimizer):
     """Newton / Gauss–Newton on the full batch: θ ← θ − t S⁻¹∇L, S = GGN(θ) + δI, with t halved
-    until L decreases (Armijo). Precision: S at the current iterate."""
+    until L decreases (Armijo; ``models.newton_step``, the step the GLMs are fitted with).
+    Precision: S at the current iterate."""
 
     full_batch = True
 
-    def __init__(self, max_halvings=30):
-        self.max_halvings = max_halvings
-
-    def start(self, model, theta):
-        self._theta, self._S = None, None
-
     def step(self, model, theta, idx):
-        S, J, Lam = full_ggn(model, theta)
-        e = model.likelihood.errors(model.y_, model.outputs(theta, model.X_))
-        g = np.einsum("n,nk,nkp->p", model.weights_, e, J) + model.delta * theta
-        direction = cho_solve(cho_factor(S), g)
-        value, t = model.objective(theta), 1.0
-        for _ in range(self.max_halvings):
-            new = theta - t * direction
-            if model.objective(new) <= value - 1e-4 * t * (g @ direction):
-                return new
-            t *= 0.5
-        return theta    # no decrease possible: at a minimum to machine precision
+        precision = FullPrecision(model.precision_matrix(theta))
+        return newton_step(model, theta, model.gradient(theta), precision)[0]
 
     def precision(self, model):
-        return full_ggn(model, model.theta_)[0]
+        return model.precision_matrix()
 
 
-class OnlineNewton:
+class OnlineNewton(Optimizer):
     """Online Newton with a full precision: S_t = (1−ρ)S_{t−1} + ρ(Ĥ_B + δI), θ ← θ − ρ S_t⁻¹∇L̂,
     where Ĥ_B = (N/|B|) Σ_{i∈B} w_i J_iᵀΛ_iJ_i. S_0 is the full GGN + δI at θ_0."""
-
-    full_batch = False
 
     def __init__(self, lr=0.5):
         self.lr = lr
 
     def start(self, model, theta):
-        self.S = full_ggn(model, theta)[0]
+        self.S = model.precision_matrix(theta)
 
     def _curvature(self, model, theta, idx):
         J, Lam = batch_ggn_parts(model, theta, idx)
         w = model.weights_[idx] * model.X_.shape[0] / len(idx)
-        return ggn(J, Lam, w) + model.delta * np.eye(theta.shape[0])
+        return add_prior(ggn(J, Lam, w), model.prior_precision_)
 
     def step(self, model, theta, idx):
         rho = self.lr
         self.S = (1 - rho) * self.S + rho * self._curvature(model, theta, idx)
-        return theta - rho * cho_solve(cho_factor(self.S), batch_gradient(model, theta, idx))
+        return theta - rho * FullPrecision(self.S).solve(batch_gradient(model, theta, idx))
 
     def precision(self, model):
         return self.S
@@ -123,12 +110,12 @@ class OnlineNewtonDiag(OnlineNewton):
 
     def start(self, model, theta):
         J, Lam = batch_ggn_parts(model, theta, np.arange(model.X_.shape[0]))
-        self.S = ggn_diagonal(J, Lam, model.weights_) + model.delta
+        self.S = ggn_diagonal(J, Lam, model.weights_) + model.prior_precision_
 
     def _curvature(self, model, theta, idx):
         J, Lam = batch_ggn_parts(model, theta, idx)
         w = model.weights_[idx] * model.X_.shape[0] / len(idx)
-        return ggn_diagonal(J, Lam, w) + model.delta
+        return ggn_diagonal(J, Lam, w) + model.prior_precision_
 
     def step(self, model, theta, idx):
         rho = self.lr
@@ -137,7 +124,7 @@ class OnlineNewtonDiag(OnlineNewton):
 
 
 # ---- first-order and variational methods ------------------------------------------------------
-class VON:
+class VON(Optimizer):
     """Variational online Newton with a diagonal Gaussian q = N(m, diag(σ²)) (the IVON update).
 
     Each step draws θ̃ = m + σ ε, ε ~ N(0, I), takes the minibatch average gradient ĝ of the
@@ -149,8 +136,6 @@ class VON:
 
     with σ² = 1 / (N (h + δ/N)). Precision: 1/σ² = N·h + δ (diagonal)."""
 
-    full_batch = False
-
     def __init__(self, lr=0.1, beta1=0.9, beta2=0.99999, hess_init=0.1, seed=0):
         self.lr, self.beta1, self.beta2, self.hess_init, self.seed = lr, beta1, beta2, hess_init, seed
 
@@ -160,7 +145,7 @@ class VON:
         self.h = np.full_like(theta, float(self.hess_init))
 
     def step(self, model, theta, idx):
-        n, delta = model.X_.shape[0], model.delta
+        n, delta = model.X_.shape[0], model.prior_precision_
         sigma = 1.0 / np.sqrt(n * self.h + delta)
         eps = self.rng.standard_normal(theta.shape)
         g_hat = _batch_grad(model, theta + sigma * eps, idx) / len(idx)
@@ -171,14 +156,12 @@ class VON:
         return theta - self.lr * (self.g + lam * theta) / (self.h + lam)
 
     def precision(self, model):
-        return model.X_.shape[0] * self.h + model.delta
+        return model.X_.shape[0] * self.h + model.prior_precision_
 
 
-class Adam:
+class Adam(Optimizer):
     """Adam on ∇L̂/N: m̂, v̂ the bias-corrected moment estimates; θ ← θ − ρ m̂/(√v̂ + ε).
     Precision: N·√v̂ + δ (diagonal)."""
-
-    full_batch = False
 
     def __init__(self, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -198,7 +181,7 @@ class Adam:
 
     def precision(self, model):
         v_hat = self.v / (1 - self.beta2**max(self.t, 1))
-        return model.X_.shape[0] * np.sqrt(v_hat) + model.delta
+        return model.X_.shape[0] * np.sqrt(v_hat) + model.prior_precision_
 
 
 class RMSprop(Adam):
@@ -208,18 +191,17 @@ class RMSprop(Adam):
         super().__init__(lr=lr, beta1=0.0, beta2=beta2, eps=eps)
 
 
-class SGD:
+class SGD(Optimizer):
     """SGD with momentum on ∇L̂/N. Precision: the Laplace GGN + δI computed at the current iterate
     (precision="ggn"), or the identity (precision="identity": the sensitivity is then V_i e_i
     with V_i = J_iJ_iᵀ, the raw gradient view)."""
 
-    full_batch = False
     PRECISIONS = ("ggn", "identity")
 
     def __init__(self, lr=0.1, momentum=0.9, precision="ggn"):
         if precision not in self.PRECISIONS:
             raise ValueError(f"precision must be one of {list(self.PRECISIONS)}; got {precision!r}")
-        self.lr, self.momentum, self.kind = lr, momentum, precision
+        self.lr, self.momentum, self.precision_choice = lr, momentum, precision
 
     def start(self, model, theta):
         self.velocity = np.zeros_like(theta)
@@ -230,9 +212,9 @@ class SGD:
         return theta - self.lr * self.velocity
 
     def precision(self, model):
-        if self.kind == "identity":
+        if self.precision_choice == "identity":
             return np.ones(model.theta_.shape[0])
-        return full_ggn(model, model.theta_)[0]
+        return model.precision_matrix()
 
 
 OPTIMIZERS = {"newton": Newton, "online_newton": OnlineNewton,

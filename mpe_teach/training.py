@@ -12,12 +12,12 @@ import copy
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .datasets import _check_int
+from .blas import single_threaded_blas
 from .mpe import PerturbationWarning, Sensitivity
 from .optim import make_optimizer
+from .validation import check_int, check_matrix
 
 
 class History(list):
@@ -35,33 +35,30 @@ class History(list):
 def prepare(model, X, y, weights=None):
     """Validate the data and set the model up at its initial θ_0 without optimising (what
     ``fit`` does before it calls the optimiser). Returns a new model; ``model`` is untouched."""
-    model = copy.deepcopy(model).prepare(X, y, weights)
-    model.theta_ = model._initial_theta()
-    return model
+    return copy.deepcopy(model).prepare(X, y, weights)
 
 
 def checkpoint_record(model, precision, epoch, X_test=None, y_test=None):
     """What one checkpoint records, from the model at the current iterate and the optimiser's
     precision there: train/test NLL, test accuracy, the MPE LOO-CV estimate and sensitivities."""
     w = model.weights_
-    train_nll = model.likelihood.nll(model.y_, model.train_outputs())
-    # single-threaded BLAS: many small solves, where thread start-up costs more than it saves
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
+    train_nll = model.likelihood_.nll(model.y_, model.train_outputs())
+    with single_threaded_blas(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PerturbationWarning)
         sens = Sensitivity(model, structure=precision)
         loo = sens.loo_nll()
-        deviations = sens.deviations()
+        sensitivities = sens.sensitivities()
     kept = w > 0
     record = {"epoch": epoch,
               "train_nll": float(np.sum(w * train_nll) / np.sum(w)),
               "test_nll": np.nan, "test_accuracy": np.nan,
               "loo_nll": float(np.mean(loo[kept])),
-              "loo_nlls": loo, "sensitivities": deviations,
+              "loo_nlls": loo, "sensitivities": sensitivities,
               "n_first_order": sum(issubclass(c.category, PerturbationWarning) for c in caught)}
     if X_test is not None:
         record["test_nll"] = float(np.mean(model.nll(X_test, y_test)))
-        if model.task == "classification":
-            record["test_accuracy"] = float(np.mean(model.predict_class(X_test) == np.asarray(y_test)))
+        if model.likelihood_.is_classifier:
+            record["test_accuracy"] = float(np.mean(model.predict(X_test) == np.asarray(y_test)))
     return record
 
 
@@ -88,10 +85,10 @@ def train(model, X, y, optimizer="adam", epochs=20, X_test=None, y_test=None, ch
     deviation Σ_c|p_c(f_i + Δf_i) − p_ic|, or |Δf_i| for regression) and ``n_first_order``
     (examples where an approximate precision forced the first-order form).
     """
-    epochs = _check_int("epochs", epochs, 1)
-    seed = _check_int("seed", seed, 0)
+    epochs = check_int("epochs", epochs, 1)
+    seed = check_int("seed", seed, 0)
     checkpoints = [epochs] if checkpoints is None else sorted(
-        {_check_int("each checkpoint", c, 0, epochs) for c in np.atleast_1d(checkpoints)})
+        {check_int("each checkpoint", c, 0, epochs) for c in np.atleast_1d(checkpoints)})
     opt = make_optimizer(optimizer, seed=seed, **optimizer_options)
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {lr_schedule!r}")
@@ -99,7 +96,7 @@ def train(model, X, y, optimizer="adam", epochs=20, X_test=None, y_test=None, ch
         raise ValueError(f"optimizer {optimizer!r} has no learning rate; use lr_schedule='constant'")
     model = prepare(model, X, y, weights)
     if X_test is not None:
-        X_test = model._check_X(X_test, fitted=True)
+        X_test = check_matrix("X_test", X_test, n_features=model.n_features_in_)
         if y_test is None or len(y_test) != X_test.shape[0]:
             raise ValueError(f"y_test must hold one label per row of X_test ({X_test.shape[0]})")
     n = model.X_.shape[0]
@@ -107,19 +104,19 @@ def train(model, X, y, optimizer="adam", epochs=20, X_test=None, y_test=None, ch
         if batch_size not in (None, n):
             raise ValueError(f"optimizer {optimizer!r} always uses the full batch; got batch_size={batch_size}")
         batch_size = n
-    batch_size = _check_int("batch_size", 32 if batch_size is None else batch_size, 1, n)
+    batch_size = check_int("batch_size", 32 if batch_size is None else batch_size, 1, n)
     rng = np.random.default_rng(seed)
     theta = model.theta_.copy()
     base_lr, steps_per_epoch = getattr(opt, "lr", None), -(-n // batch_size)
     total, step = epochs * steps_per_epoch, 0
     history = History()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         opt.start(model, theta)
     if 0 in checkpoints:
         history.append(checkpoint_record(model, opt.precision(model), 0, X_test, y_test))
     for epoch in tqdm(range(1, epochs + 1), desc=f"training ({optimizer})", disable=not progress):
         order = rng.permutation(n)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             for start in range(0, n, batch_size):
                 if lr_schedule == "cosine":
                     opt.lr = base_lr * 0.5 * (1 + np.cos(np.pi * step / total))

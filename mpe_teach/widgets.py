@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from . import datasets, plots
 from .models import LinearRegression, LogisticRegression, SoftmaxRegression
 from .mpe import METHODS, Sensitivity
+from .validation import check_choice, check_fitted_model, check_indices
 
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = 0.0, 3.0, 0.05
 
@@ -39,9 +40,11 @@ class PerturbationExplorer:
     headline = "change"
 
     def __init__(self, model, example, method="mpe", slow=False, figsize=(9.0, 3.4), dpi=80):
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
-        self.model, self.method = model, method
+        self.model = check_fitted_model(model, classifier=self.needs_classifier)
+        if self.n_features is not None and model.X_.shape[1] != self.n_features:
+            raise ValueError(f"{type(self).__name__} draws data with {self.n_features} feature(s); "
+                             f"the model's X has {model.X_.shape[1]}")
+        self.method = check_choice("method", method, METHODS)
         self.example = self.check_example(example)
         self.slow = slow
         self.sensitivity = Sensitivity(model)
@@ -59,6 +62,9 @@ class PerturbationExplorer:
         self._syncing = False
         self.slider.observe(self._on_slider, names="value")
         self.last = self.update(self.slider.value)
+
+    needs_classifier = None           # True / False where the explorer draws one kind only
+    n_features = None                 # the number of input features the figure can draw
 
     def check_example(self, example):
         """The validated index of the perturbed example (a subclass may perturb a group)."""
@@ -164,12 +170,14 @@ class LinearRegressionExplorer(PerturbationExplorer):
     Headline: Δf_i, the change of the chosen example's own fitted value."""
 
     headline = "Δf_i (change of this example's fitted value)"
+    needs_classifier = False
 
-    def __init__(self, model, example, **kw):
-        if model.X_.shape[1] != 1:
-            raise ValueError(f"LinearRegressionExplorer draws 1-D data; X has {model.X_.shape[1]} columns")
-        self.grid = np.linspace(model.X_[:, 0].min() - 0.3, model.X_[:, 0].max() + 0.3, 2)[:, None]
-        super().__init__(model, example, **kw)
+    n_features = 1
+
+    @property
+    def grid(self):
+        x = self.model.X_[:, 0]
+        return np.linspace(x.min() - 0.3, x.max() + 0.3, 2)[:, None]
 
     def compute(self, weight):
         i, s = self.example, self.sensitivity
@@ -223,15 +231,16 @@ class LogisticRegressionExplorer(PerturbationExplorer):
     Headline: Δp_i, the change of the chosen example's predicted probability P(y = 1)."""
 
     headline = "Δp_i (change of this example's predicted P(y=1))"
+    needs_classifier = True
+
+    n_features = 2
 
     def __init__(self, model, example, class_names=None, **kw):
-        if model.X_.shape[1] != 2:
-            raise ValueError(f"LogisticRegressionExplorer draws 2-D data; X has {model.X_.shape[1]} columns")
         self.class_names = class_names
         super().__init__(model, example, **kw)
 
     def _prob(self, f):
-        return float(self.model.likelihood.probabilities(np.atleast_2d(f))[0, 1])
+        return float(self.model.likelihood_.probabilities(np.atleast_2d(f))[0, 1])
 
     def compute(self, weight):
         i, s = self.example, self.sensitivity
@@ -295,14 +304,15 @@ class DigitExplorer(PerturbationExplorer):
     Headline: Δp_i, the change of the probability of the example's TRUE class."""
 
     headline = "Δp_i (change of the probability of this example's true class)"
+    needs_classifier = True
+
+    n_features = 64
 
     def __init__(self, model, example, slow=True, **kw):
-        if model.X_.shape[1] != 64:
-            raise ValueError(f"DigitExplorer shows 8x8 digits; X has {model.X_.shape[1]} columns")
         super().__init__(model, example, slow=slow, **kw)
 
     def compute(self, weight):
-        i, s, lik = self.example, self.sensitivity, self.model.likelihood
+        i, s, lik = self.example, self.sensitivity, self.model.likelihood_
         refit = self.model.refit(self.perturbed_weights(weight))
         y = self.model.y_[i]
         p0 = lik.probabilities(s.outputs_[i:i + 1])[0]
@@ -317,7 +327,7 @@ class DigitExplorer(PerturbationExplorer):
         plots.image_row([ax1], datasets.as_images(m.X_[[i]]),
                         [f"example {i}, label {m.classes_[m.y_[i]]}"])
         k = len(m.classes_)
-        p0 = m.likelihood.probabilities(self.sensitivity.outputs_[i:i + 1])[0]
+        p0 = m.likelihood_.probabilities(self.sensitivity.outputs_[i:i + 1])[0]
         plots.probability_bars(ax2, {"trained (weight 1)": p0, "MPE prediction": np.zeros(k),
                                      "refit": np.zeros(k)}, m.classes_,
                                title="Class probabilities of the example: trained, MPE, refit")
@@ -341,11 +351,9 @@ class GroupExplorer(PerturbationExplorer):
     model's; Newton converges to the same optimum from either start, only in fewer steps."""
 
     headline = "mean Δp of the members' true class"
+    needs_classifier = True
 
     def __init__(self, model, group, figsize=(10.0, 3.6), **kw):
-        if getattr(model, "task", None) != "classification":
-            raise ValueError(f"GroupExplorer needs a fitted classifier; got a "
-                             f"{getattr(model, 'task', type(model).__name__)} model")
         self._last_refit = None
         super().__init__(model, group, figsize=figsize, **kw)
 
@@ -354,13 +362,9 @@ class GroupExplorer(PerturbationExplorer):
         return self.example
 
     def check_example(self, group):
-        n = self.model.X_.shape[0]
-        idx = np.asarray(group)
-        if idx.ndim != 1 or len(idx) == 0 or idx.dtype.kind not in "iu" \
-                or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
-            raise ValueError(f"group must be a 1-D array of distinct integer indices in 0..{n - 1}; "
-                             f"got {group!r}")
-        return idx.astype(int)
+        if np.ndim(group) != 1:
+            raise ValueError(f"group must be a 1-D array of distinct example indices; got {group!r}")
+        return check_indices(group, self.model.X_.shape[0], name="group").astype(int)
 
     # ---- the numbers ---------------------------------------------------------------------
     def _prepare(self):
@@ -372,7 +376,7 @@ class GroupExplorer(PerturbationExplorer):
         self._p0 = self._true_prob(self._f0)
 
     def _true_prob(self, f):
-        return self.model.likelihood.probabilities(f)[np.arange(len(self.group)), self._y]
+        return self.model.likelihood_.probabilities(f)[np.arange(len(self.group)), self._y]
 
     def estimates(self, weight):
         """Group form and sum of single-example estimates at this weight: Δθ (P,) and the members'
@@ -391,12 +395,12 @@ class GroupExplorer(PerturbationExplorer):
     def refit(self, weight):
         """The model retrained with the group's weight set to ``weight``."""
         w = self.perturbed_weights(weight)
-        start = self.model
+        start = None
         if self._last_refit is not None:
             last_w, last = self._last_refit
             if abs(weight - last_w) < np.abs(self.model.weights_[self.group] - weight).max():
-                start = last
-        refit = start.refit(w)
+                start = last.theta_
+        refit = self.model.refit(w, warm_start=start)
         self._last_refit = (weight, refit)
         return refit
 
@@ -493,7 +497,7 @@ def logistic_regression_explorer(example=None, seed=0, method="mpe", n=60, delta
     data = datasets.two_moons(n=n, seed=seed)
     model = LogisticRegression(delta=delta).fit(data.X_train, data.y_train)
     if example is None:
-        example = int(np.argmax(Sensitivity(model).deviations()))
+        example = int(np.argmax(Sensitivity(model).sensitivities()))
     return LogisticRegressionExplorer(model, example, method=method,
                                       class_names=data.target_names, **kw)
 
@@ -504,5 +508,5 @@ def group_explorer(group=None, size=10, seed=0, n_train=200, delta=1.0, **kw):
     data = datasets.digits(n_train=n_train, seed=seed)
     model = SoftmaxRegression(delta=delta).fit(data.X_train, data.y_train)
     if group is None:
-        group = np.argsort(Sensitivity(model).deviations())[::-1][:size]
+        group = np.argsort(Sensitivity(model).sensitivities())[::-1][:size]
     return GroupExplorer(model, group, **kw)

@@ -289,13 +289,13 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, existing_out, 
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(files, capsys, tmp_path, monkeypatch):
-    import mpe_teach.cli as cli
+    import mpe_teach.table as table
 
     class Full:
         def writerows(self, rows):
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli.csv, "writer", lambda f: Full())
+    monkeypatch.setattr(table.csv, "writer", lambda f: Full())
     out = tmp_path / "out.csv"
     out.write_text("keep me\n")
     code, _, err = run(capsys, "sensitivity", files["cancer"], "--target", "target", "--model",
@@ -310,7 +310,7 @@ def test_out_in_a_missing_directory_or_over_the_data_is_refused(files, capsys, t
     assert code == 2 and "does not exist" in err
     code, _, err = run(capsys, "sensitivity", files["cancer"], "--target", "target", "--model",
                        "logistic", "--out", files["cancer"])
-    assert code == 2 and "data file itself" in err
+    assert code == 2 and "same file as the input" in err
     assert main([]) == 2
 
 

@@ -242,16 +242,16 @@ def test_bad_hyperparameters_raise(make, data, match):
 def test_bad_data_raise():
     with pytest.raises(ValueError, match=r"x must contain only 0 and 1; got \[0\.5 2\. \]"):
         BetaBernoulli().fit([0, 1, 0.5, 2])
-    with pytest.raises(ValueError, match=r"x must be a 1-D array; got shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"x must have shape .*got \(2, 2\)"):
         BetaBernoulli().fit([[0, 1], [1, 0]])
-    with pytest.raises(ValueError, match=r"x must be finite; got 1 NaN/inf"):
+    with pytest.raises(ValueError, match=r"x has a NaN or infinite value"):
         GaussianMean().fit([0.0, np.inf, 1.0])
     X, y = _regression()
-    with pytest.raises(ValueError, match=r"X must be a 2-D array; got shape \(30,\)"):
+    with pytest.raises(ValueError, match=r"X must be a 2-D array \(n, d\); got shape \(30,\)"):
         BayesianLinearRegression().fit(X[:, 0], y)
     with pytest.raises(ValueError, match=r"y must have one entry per row of X \(30\); got 29"):
         BayesianLinearRegression().fit(X, y[:-1])
-    with pytest.raises(ValueError, match=r"y must be finite; got 1 NaN"):
+    with pytest.raises(ValueError, match=r"y has a NaN or infinite value"):
         BayesianLinearRegression().fit(X, np.r_[y[:-1], np.nan])
     model = BayesianLinearRegression().fit(X, y)
     with pytest.raises(ValueError, match=r"X must have 3 columns; got 2"):
@@ -262,26 +262,26 @@ def test_bad_data_raise():
 def test_bad_weights_raise(name):
     model = MODELS[name]()
     w = np.ones(N)
-    with pytest.raises(ValueError, match=r"weights must have shape \(30,\); got shape \(29,\)"):
+    with pytest.raises(ValueError, match=r"weights must have shape \(30,\).*got \(29,\)"):
         model.refit(w[:-1])
-    with pytest.raises(ValueError, match=r"weights must be non-negative .*; got \[-1\.\]"):
+    with pytest.raises(ValueError, match=r"weights must be >= 0 .*is -1\.0"):
         model.refit(np.r_[w[:-1], -1.0])
-    with pytest.raises(ValueError, match=r"weights must be finite; got \[nan\]"):
+    with pytest.raises(ValueError, match=r"weights must be finite; got NaN"):
         model.refit(np.r_[w[:-1], np.nan])
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_bad_perturbations_raise(name):
     model = MODELS[name]()
-    with pytest.raises(ValueError, match=r"weight must be non-negative .*; got \[-0\.5\]"):
+    with pytest.raises(ValueError, match=r"weight must be a finite number >= 0.*got -0\.5"):
         model.perturb(0, -0.5)
-    with pytest.raises(ValueError, match=r"weight must have shape \(2,\); got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"weight must be one number or one per member \(2,\); got shape \(3,\)"):
         model.perturb(np.array([0, 1]), np.ones(3))
     with pytest.raises(ValueError, match=r"i must index the 30 training examples \(0\.\.29\); got \[30\]"):
         model.perturb(30)
     with pytest.raises(ValueError, match=r"i must index .*; got \[-1\]"):
         model.memory(-1)
-    with pytest.raises(ValueError, match=r"i must be an integer or a 1-D array of integers; got 1\.5"):
+    with pytest.raises(ValueError, match=r"i must be an example index or a 1-D array of indices; got 1\.5"):
         model.perturb(1.5)
-    with pytest.raises(ValueError, match=r"i must not repeat an index"):
+    with pytest.raises(ValueError, match=r"i must not list an example twice"):
         model.perturb(np.array([2, 2]), 0.0)

@@ -135,7 +135,7 @@ def test_linear_cooks_distance_matches_statsmodels():
     model = LinearRegression(delta=0.0, noise_var=1.0).fit(X, y)
     ols = sm.OLS(y, sm.add_constant(X)).fit()
     cooks = OLSInfluence(ols).cooks_distance[0]
-    np.testing.assert_allclose(Sensitivity(model).cooks_distance(scale=ols.mse_resid), cooks,
+    np.testing.assert_allclose(Sensitivity(model).cooks_distance / ols.mse_resid, cooks,
                                rtol=1e-9, atol=1e-13)
     assert np.argmax(cooks) == 4
 
@@ -169,7 +169,7 @@ def test_logistic_leverage_and_cooks_match_statsmodels(logistic_unpenalised):
     model, _, infl = logistic_unpenalised
     sens = Sensitivity(model)
     np.testing.assert_allclose(sens.hat_matrix_diag, infl.hat_matrix_diag, rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(sens.cooks_distance(), infl.cooks_distance[0], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(sens.cooks_distance, infl.cooks_distance[0], rtol=1e-7, atol=1e-12)
 
 
 # ---- the finite form is one Newton step; the MPE in natural parameters ------------------------
@@ -193,7 +193,7 @@ def test_finite_form_is_one_newton_step_on_the_perturbed_objective(kind):
                                    rtol=1e-8, atol=1e-11)
     # first order: Δθ = −Δ S⁻¹ g_i
     S = hessian(lambda t: model.objective(t))(model.theta_)
-    g3 = grad(lambda t: model.likelihood.nll(model.y_[3:4], model.outputs(t, model.X_[3:4]))[0])(model.theta_)
+    g3 = grad(lambda t: model.likelihood_.nll(model.y_[3:4], model.outputs(t, model.X_[3:4]))[0])(model.theta_)
     np.testing.assert_allclose(sens.param_change(3, 0.0, "influence"), np.linalg.solve(S, g3),
                                rtol=1e-8, atol=1e-11)
 
@@ -308,11 +308,11 @@ def test_wine_softmax_finite_form_clearly_beats_first_order(wine):
     assert err_mpe <= 0.5 * err_inf
     assert np.abs(sens.param_changes(0.0) - d_theta).max() <= 0.03      # measured 0.020
     # the paper's deviation Σ_c |p_c(θ^{\i}) − p_c(θ*)|: estimate vs refit
-    lik = model.likelihood
+    lik = model.likelihood_
     true_dev = np.abs(lik.probabilities(sens.outputs_ + d_f) - lik.probabilities(sens.outputs_)).sum(1)
     # measured: r = 0.9992, max |error| 0.054 of true max 0.77 (first order: r = 0.983, 0.37)
-    assert np.corrcoef(sens.deviations(), true_dev)[0, 1] >= 0.99
-    assert np.abs(sens.deviations() - true_dev).max() <= 0.1
+    assert np.corrcoef(sens.sensitivities(), true_dev)[0, 1] >= 0.99
+    assert np.abs(sens.sensitivities() - true_dev).max() <= 0.1
 
 
 # ---- approximate precisions: warning and fallback -------------------------------------------
@@ -365,7 +365,8 @@ def test_indefinite_perturbed_precision_warns_and_falls_back_to_first_order():
         single = sens.pred_change(int(i_bad), 0.0)
     np.testing.assert_allclose(single, [v[i_bad] * e[i_bad]], rtol=1e-10)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                      # a good example must not warn
+        # a good example must not fall back (it may warn that this crude S moves Λ a lot)
+        warnings.filterwarnings("error", message=".*first-order")
         np.testing.assert_allclose(sens.pred_change(int(i_good), 0.0), [expected[i_good]], rtol=1e-10)
         sens.pred_changes(2.0)                              # up-weighting only adds curvature
         sens.pred_changes(0.0, "influence")
@@ -383,8 +384,8 @@ def sens():
     (lambda s: s.param_change(np.array([1, 2]), [0.0, -0.5]), "weight must be"),
     (lambda s: s.param_changes(-2.0), "weight must be"),
     (lambda s: s.pred_changes(np.inf), "weight must be"),
-    (lambda s: s.param_change(20), "out of range.*20 training examples"),
-    (lambda s: s.param_change(-1), "out of range"),
+    (lambda s: s.param_change(20), "must index the 20 training examples"),
+    (lambda s: s.param_change(-1), "must index the 20 training examples"),
     (lambda s: s.param_change(1.5), "index"),
     (lambda s: s.param_change(np.array([], dtype=int)), "index"),
     (lambda s: s.param_change(np.array([[1, 2]])), "index"),
@@ -405,7 +406,7 @@ def test_unknown_or_inapplicable_structures_raise_value_error(sens, structure):
 
 
 def test_given_precisions_are_checked(sens):
-    with pytest.raises(ValueError, match="3 parameters"):
+    with pytest.raises(ValueError, match="the model has 3"):
         Sensitivity(sens.model, np.ones(4))
     with pytest.raises(ValueError, match="positive"):
         Sensitivity(sens.model, np.array([1.0, -1.0, 1.0]))

@@ -19,7 +19,7 @@ def test_newton_after_convergence_equals_core_sensitivity(moons):
                         epochs=15, X_test=moons.X_test, y_test=moons.y_test, progress=False)
     np.testing.assert_allclose(model.theta_, ref.theta_, atol=1e-8)
     core = Sensitivity(ref, "full")
-    np.testing.assert_allclose(hist[-1]["sensitivities"], core.deviations(), atol=1e-8)
+    np.testing.assert_allclose(hist[-1]["sensitivities"], core.sensitivities(), atol=1e-8)
     np.testing.assert_allclose(hist[-1]["loo_nll"], core.loo_loss(), rtol=1e-8)
     np.testing.assert_allclose(hist[-1]["test_nll"], ref.nll(moons.X_test, moons.y_test).mean(), rtol=1e-8)
 
@@ -86,7 +86,7 @@ def test_sgd_identity_precision_gives_jjt(moons):
     s = Sensitivity(model, np.ones(model.n_params_))
     J = model.jacobians()
     np.testing.assert_allclose(s.variances_, np.einsum("nkp,nlp->nkl", J, J), rtol=1e-12)
-    np.testing.assert_allclose(hist[-1]["sensitivities"], s.deviations(), rtol=1e-12)
+    np.testing.assert_allclose(hist[-1]["sensitivities"], s.sensitivities(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["adam", "rmsprop", "von", "sgd", "online_newton_diag"])

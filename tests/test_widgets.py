@@ -59,7 +59,7 @@ def test_logistic_readout_matches_sensitivity_and_refit(logistic, weight):
     data = datasets.two_moons(n=60, seed=0)
     model = LogisticRegression(delta=1.0).fit(data.X_train, data.y_train)
     sens = Sensitivity(model)
-    i = int(np.argmax(sens.deviations()))
+    i = int(np.argmax(sens.sensitivities()))
     assert logistic.example == i
     result = logistic.update(weight)
     w = np.ones(60); w[i] = weight
@@ -139,7 +139,7 @@ def group():
 
 def test_group_contract(group, digits_softmax):
     _, _, sens = digits_softmax
-    assert list(group.group) == list(np.argsort(sens.deviations())[::-1][:10])
+    assert list(group.group) == list(np.argsort(sens.sensitivities())[::-1][:10])
     s = group.slider
     assert (s.min, s.max, s.step, s.description) == (0.0, 3.0, 0.05, "weight")
     for widget, cls in ((s, "mpe-weight-slider"), (group.readout, "mpe-readout"),
@@ -153,7 +153,7 @@ def test_group_contract(group, digits_softmax):
 def test_group_readout_matches_sensitivity_and_refit(group, digits_softmax, weight):
     from mpe_teach import SoftmaxRegression
     data, model, sens = digits_softmax
-    idx = np.argsort(sens.deviations())[::-1][:10]
+    idx = np.argsort(sens.sensitivities())[::-1][:10]
     r = group.update(weight)
     X, y = data.X_train, data.y_train
     p_true = lambda m: m.predict_proba(X[idx])[np.arange(10), m.y_[idx]]  # noqa: E731

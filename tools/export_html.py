@@ -22,6 +22,8 @@ import jinja2
 import nbformat
 from nbconvert import HTMLExporter
 
+from mpe_teach.safeio import check_output_dir, check_output_file, write_atomic
+
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
 VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 ASSETS = ("*.png", "*.jpg", "*.jpeg", "*.gif", "*.svg")
@@ -234,7 +236,12 @@ def export(source, target, widget_renderer_url="", require_js_url=""):
     paths = sorted(source.glob("*.ipynb"))
     if not paths:
         raise ValueError(f"source must contain .ipynb files; {source} has none")
-    target.mkdir(parents=True, exist_ok=True)
+    # refuse a file or a read-only folder, or a page that cannot be replaced, before any work;
+    # every file is then written through write_atomic (all or nothing, mode and owner kept)
+    check_output_dir(target, what="target folder")
+    for path in paths:
+        check_output_file(target / f"{path.stem}.html", inputs=[path], what="page")
+    check_output_file(target / "index.html", what="index")
     exporter = make_exporter(widget_renderer_url, require_js_url)
     pages = []
     for path in paths:
@@ -246,17 +253,20 @@ def export(source, target, widget_renderer_url="", require_js_url=""):
         notebook.metadata["title"] = title  # the page's <title>
         body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
         page = target / f"{path.stem}.html"
-        page.write_text(body, encoding="utf-8")
+        write_atomic(page, lambda f: f.write(body), inputs=[path], what="page")
         pages.append((page.name, title))
         print(f"{path.name} -> {page}")
     for pattern in ASSETS:  # images a markdown cell links to
         for asset in source.rglob(pattern):
             destination = target / asset.relative_to(source)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(asset, destination)
+            check_output_dir(destination.parent, what="asset folder")
+            with open(asset, "rb") as original:
+                write_atomic(destination, lambda f: shutil.copyfileobj(original, f), binary=True,
+                             inputs=[asset], what="asset")
     items = "\n".join(f'<li><a class="mpe-notebook-link" href="{html.escape(name)}">'
                       f"{html.escape(title)}</a></li>" for name, title in pages)
-    (target / "index.html").write_text(INDEX_TEMPLATE.format(items=items), encoding="utf-8")
+    index = INDEX_TEMPLATE.format(items=items)
+    write_atomic(target / "index.html", lambda f: f.write(index), what="index")
     print(f"index: {target / 'index.html'}")
     return pages
 
