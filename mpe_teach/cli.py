@@ -263,8 +263,6 @@ def sensitivity(args):
         if not model.converged_ and model.is_separated():
             raise CLIError(f"the classes of column {args.target!r} are perfectly separated and "
                            "--delta is 0, so the loss has no minimum: use --delta > 0")
-        for note in notes:                  # only now: a failed run prints one line only
-            print(note, file=sys.stderr)
         try:
             sens = Sensitivity(model, args.structure)
             loo = sens.loo_outputs(args.method)
@@ -286,6 +284,8 @@ def sensitivity(args):
         if len(truth_rows):
             loo_true, _ = loo_refits(model, truth_rows, sensitivity=sens, n_jobs=args.jobs)
         truth_time = time.perf_counter() - start
+    for note in notes:                      # only now: a failed run prints one line only
+        print(note, file=sys.stderr)
     for message in dict.fromkeys(str(w.message) for w in caught):
         print(f"warning: {message}", file=sys.stderr)
 

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .blas import single_threaded_blas
-from .mpe import PerturbationWarning, Sensitivity
+from .mpe import FallbackWarning, PerturbationWarning, Sensitivity
 from .optim import make_optimizer
 from .validation import check_int, check_matrix
 
@@ -54,7 +54,7 @@ def checkpoint_record(model, precision, epoch, X_test=None, y_test=None):
               "test_nll": np.nan, "test_accuracy": np.nan,
               "loo_nll": float(np.mean(loo[kept])),
               "loo_nlls": loo, "sensitivities": sensitivities,
-              "n_first_order": sum(issubclass(c.category, PerturbationWarning) for c in caught)}
+              "n_first_order": sum(issubclass(c.category, FallbackWarning) for c in caught)}
     if X_test is not None:
         record["test_nll"] = float(np.mean(model.nll(X_test, y_test)))
         if model.likelihood_.is_classifier:

@@ -86,6 +86,8 @@ def check_vector(name, y, n, numeric=True):
 
 
 def _check_finite(name, a):
+    if np.abs(a).max() <= MAX_ABS:         # one pass for the common case (NaN compares False)
+        return
     bad = ~np.isfinite(a)
     if bad.any():
         where = np.argwhere(bad)[0]

@@ -414,7 +414,7 @@ def test_given_precisions_are_checked(sens):
         Sensitivity(sens.model, -np.eye(3))
     with pytest.raises(ValueError, match="matrix"):
         Sensitivity(sens.model, np.ones((3, 2)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):
         Sensitivity(LogisticRegression())
     # a given full precision equal to the model's own reproduces the default estimates
     own = Sensitivity(sens.model, sens.precision_.matrix())
