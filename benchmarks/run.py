@@ -9,6 +9,7 @@ returns rows: dicts with keys section, quantity, measured (str), target (str) an
 (True / False / None when the row has no target). Sections whose module is absent are skipped.
 """
 import argparse
+import os
 import importlib
 import platform
 import sys
@@ -117,12 +118,21 @@ def main(argv=None):
         parser.error(f"--blas-threads must be an integer >= 1; got {args.blas_threads}")
     from threadpoolctl import threadpool_limits
 
+    from mpe_teach.safeio import OutputError, check_output_dir, check_output_file, write_atomic
+    parent = os.path.dirname(os.path.abspath(args.output))
+    try:                                  # refuse a bad --output before minutes of measuring
+        if os.path.isdir(parent):
+            check_output_file(args.output, what="--output")
+        else:                             # build/ on a fresh clone: made only when writing
+            check_output_dir(parent, what="--output directory", create=False)
+    except OutputError as exc:
+        parser.error(str(exc))
+
     with threadpool_limits(limits=args.blas_threads, user_api="blas"):
         rows = run_sections(names, quick=args.quick)
         text = report(rows, args.quick)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    check_output_dir(parent, what="--output directory")
+    write_atomic(args.output, lambda f: f.write(text), what="--output")
     print(text)
     return 0
 
