@@ -47,6 +47,7 @@ class Model(BaseEstimator):
     ``_minimise(theta, warm) → (θ, stalled)`` and optionally ``_setup(X)``."""
 
     layered = False        # True for models with layers (the MLP: KFAC and last-layer apply)
+    _copies_X = False      # True where _setup stores its own copy of X (so prepare need not)
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, X, y, weights=None):
@@ -60,7 +61,7 @@ class Model(BaseEstimator):
         without optimising: what ``fit`` does first, and what an outside training loop starts
         from. X and y may be NumPy arrays or pandas objects (feature names are kept)."""
         names = getattr(X, "columns", None)
-        X = check_matrix("X", X)
+        X = check_matrix("X", X, copy=not self._copies_X)
         self._check_hyperparameters()
         for stale in ("theta_", "classes_", "precision_", "feature_names_in_", "converged_",
                       "grad_norm_", "grad_scale_", "n_iter_"):
@@ -255,12 +256,21 @@ class _GLM(Model):
         self.delta, self.fit_intercept, self.penalize_intercept = delta, fit_intercept, penalize_intercept
         self.tol, self.max_iter = tol, max_iter
 
+    _copies_X = True
+
     def features(self, X):
-        """Φ = [1, X] (n, D) when fit_intercept, else X."""
-        return np.hstack([np.ones((X.shape[0], 1)), X]) if self.fit_intercept else X
+        """Φ = [1, X] (n, D) when fit_intercept, else X (always a new array)."""
+        Phi = np.empty((X.shape[0], X.shape[1] + int(bool(self.fit_intercept))))
+        Phi[:, :1 if self.fit_intercept else 0] = 1.0
+        Phi[:, 1 if self.fit_intercept else 0:] = X
+        return Phi
 
     def _setup(self, X):
+        """Φ is the model's one copy of the data; X_ is a read-only view into it."""
         self.Phi_ = self.features(X)
+        self.X_ = self.Phi_[:, 1:] if self.fit_intercept else self.Phi_
+        self.Phi_.flags.writeable = False
+        self._abs_Phi = None
 
     def initial_theta(self):
         return np.zeros(self.Phi_.shape[1] * self.n_outputs_)
@@ -299,7 +309,9 @@ class _GLM(Model):
         Lam = lik.curvatures(self.y_, f)
         Lf = Lam[:, :, 0] * f if f.shape[1] == 1 else np.einsum("nkl,nl->nk", Lam, f)
         size = np.abs(lik.errors(self.y_, f)) + np.abs(Lf)
-        return float(((np.abs(self.Phi_).T @ (weights[:, None] * size)).ravel()
+        if getattr(self, "_abs_Phi", None) is None:
+            self._abs_Phi = np.abs(self.Phi_)
+        return float(((self._abs_Phi.T @ (weights[:, None] * size)).ravel()
                       + self.prior_precision_ * np.abs(theta)).max())
 
     def ggn(self, theta=None, weights=None):
@@ -309,7 +321,10 @@ class _GLM(Model):
         Phi, k = self.Phi_, self.n_outputs_
         Lam = self.likelihood_.curvatures(self.y_, self.outputs(theta, self.X_))
         if k == 1:              # w_i Λ_i ≥ 0: Φᵀ diag(wΛ) Φ = AᵀA with A = √(wΛ) Φ (one fast product)
-            A = np.sqrt(w * Lam[:, 0, 0])[:, None] * Phi
+            wl = w * Lam[:, 0, 0]
+            if np.all(wl == wl[0]):                              # e.g. unweighted least squares
+                return wl[0] * (Phi.T @ Phi)
+            A = np.sqrt(wl)[:, None] * Phi
             return A.T @ A
         n_features = Phi.shape[1]
         H = np.empty((n_features, k, n_features, k))
@@ -333,20 +348,25 @@ class _GLM(Model):
         once per iteration — once in all for a quadratic loss, whose S does not depend on θ —
         and the factor at the returned θ is kept as ``precision_`` for ``Sensitivity``."""
         w, precision, stalled = self.weights_, None, False
+        quadratic = self.likelihood_.constant_curvature
         for it in range(self.max_iter + 1):
             grad = self.gradient(theta, w)
-            gmax, scale = float(np.abs(grad).max()), self.gradient_scale(theta, w)
-            if precision is None or not self.likelihood_.constant_curvature:
+            gmax = float(np.abs(grad).max())
+            if precision is None or not quadratic:
                 try:
                     precision = self._precision_at(theta, w)
                 except ValueError:
                     if it > 0 and self.is_separated(theta):   # Λ underflowed on the way to infinity
-                        precision = None
+                        precision, scale = None, self.gradient_scale(theta, w)
                         break
                     raise
-            if gmax <= self.tol * scale or it == self.max_iter:
-                break
-            if self.likelihood_.constant_curvature:     # quadratic: the full step is exact
+            # a quadratic's first step is exact: test convergence after it, not before
+            first_exact_step = quadratic and it == 0 and gmax > 0 and self.max_iter > 0
+            if not first_exact_step:
+                scale = self.gradient_scale(theta, w)
+                if gmax <= self.tol * scale or it == self.max_iter:
+                    break
+            if quadratic:
                 theta, t = theta - precision.solve(grad), 1.0
             else:
                 theta, t = newton_step(self, theta, grad, precision, w)

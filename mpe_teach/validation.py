@@ -48,12 +48,13 @@ def check_float(name, value, low=None, high=None, low_open=False):
     return value
 
 
-def check_matrix(name, X, n_features=None):
-    """A finite float array (n, d) with n >= 1, copied; values beyond ±MAX_ABS are refused."""
+def check_matrix(name, X, n_features=None, copy=True):
+    """A finite float array (n, d) with n >= 1 — a copy unless copy=False (then the caller
+    copies it itself); values beyond ±MAX_ABS are refused."""
     if hasattr(X, "to_numpy"):                              # pandas
         X = X.to_numpy()
     try:
-        X = np.array(X, dtype=float)
+        X = np.array(X, dtype=float, copy=True if copy else None)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric; could not convert it to floats ({exc})") from None
     if X.ndim != 2:
@@ -86,7 +87,7 @@ def check_vector(name, y, n, numeric=True):
 
 
 def _check_finite(name, a):
-    if np.abs(a).max() <= MAX_ABS:         # one pass for the common case (NaN compares False)
+    if a.max() <= MAX_ABS and a.min() >= -MAX_ABS:    # the common case (NaN compares False)
         return
     bad = ~np.isfinite(a)
     if bad.any():
