@@ -4,8 +4,9 @@ from .mlp import MLP
 from .models import (ConvergenceWarning, LinearRegression, LogisticRegression, PoissonRegression,
                      SoftmaxRegression)
 from .mpe import PerturbationWarning, Sensitivity
+from .sklearn_bridge import from_sklearn
 from .training import train
 
 __all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "PoissonRegression", "MLP",
-           "Sensitivity", "ConvergenceWarning", "PerturbationWarning", "train"]
+           "Sensitivity", "ConvergenceWarning", "PerturbationWarning", "train", "from_sklearn"]
 __version__ = "0.2.0"

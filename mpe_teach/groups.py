@@ -9,7 +9,6 @@ variance V_MM = J_M S⁻¹ J_Mᵀ (mk, mk) and the block diagonal Λ_M of the Λ
 groups, what does not depend on the weights (S⁻¹J_Mᵀ, V_MM and Λ_M), so that moving a weight
 slider costs one small solve, not a solve with S.
 """
-import numpy as np
 from scipy.linalg import block_diag
 
 

@@ -35,6 +35,9 @@ from .validation import check_float, check_matrix, check_vector, check_weights
 
 
 STALLED_TOL = 1e-6
+# The prior of a softmax model's unpenalised intercepts, per unit of total weight: small enough
+# to move θ by ~1e-7, large enough that round-off along the flat direction stays ~1e-7 of Δθ.
+NULL_PRIOR = 3e-9
 
 
 class ConvergenceWarning(UserWarning):
@@ -408,10 +411,19 @@ class LogisticRegression(_GLM):
 class SoftmaxRegression(_GLM):
     """Multinomial logistic regression: f_i = Wᵀ Φ_i ∈ R^k, θ = vec(W) with W (D, k) row-major.
 
-    All k columns are kept (the model is over-parametrised; δ > 0 makes S invertible)."""
+    All k columns are kept (the model is over-parametrised; δ > 0 makes S invertible). With
+    penalize_intercept=False the loss is also flat along "add c to every intercept": the
+    intercepts then get the tiny prior NULL_PRIOR · Σ_i w_i, which picks Σ_c b_c = 0
+    (scikit-learn's symmetric solution) and moves θ by a relative ~1e-7."""
 
     def make_likelihood(self):
         return Categorical()
+
+    def _prior_precision(self):
+        prior = super()._prior_precision()
+        if self.fit_intercept and not self.penalize_intercept:
+            prior[:self.n_outputs_] = NULL_PRIOR * self.weights_.sum()
+        return prior
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
