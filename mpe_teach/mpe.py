@@ -7,9 +7,13 @@ and the outputs by
     Δf_i = −Δw V_i (I + Δw Λ_i V_i)⁻¹ e_i = −V_i u_i              (§5)
     with u_i = (I + Δw Λ_i V_i)⁻¹ Δw e_i                          (``woodbury_u``)
 
-and to first order ("influence", the derivative at Δw = 0) u_i = Δw e_i. Each formula is one
-short function below; ``Sensitivity`` applies them to all n examples at once, and to groups
-through ``groups.GroupSolves``.
+and to first order ("influence", the derivative at Δw = 0) u_i = Δw e_i. The paper's code uses
+the first-order form with only the diagonal of V_i ("official"). By default ("auto") the finite
+form is used with the model's own precision S = GGN + δI, where S − H_i ⪰ δI keeps it away from
+its pole at an eigenvalue of ΛV equal to 1, and the first-order form with an approximate
+precision (diagonal, KFAC, an optimiser's running estimate), where that pole can be near.
+Each formula is one short function below; ``Sensitivity`` applies them to all n examples at
+once, and to groups through ``groups.GroupSolves``.
 """
 import warnings
 from functools import cached_property
@@ -21,7 +25,13 @@ from .curvature import as_precision, build_precision
 from .groups import GroupSolves
 from .validation import check_choice, check_float, check_fitted_model, check_indices, check_new_weights
 
-METHODS = ("mpe", "influence")
+# "mpe": the finite form; "influence": the first-order form; "official": the first-order form
+# with only the diagonal of V_i, as the paper's code computes it; "auto": the finite form with
+# the model's own precision (S = GGN + δI at θ*, where it has no pole), else the first order.
+METHODS = ("auto", "mpe", "influence", "official")
+# Warn when the finite form is asked for with an approximate precision and an eigenvalue of
+# Λ_iV_i exceeds this: (I − ΛV)⁻¹ has its pole at 1, and such examples dominate any average.
+POLE_WARN = 0.5
 # Warn when cond(S) · machine epsilon exceeds this: fewer than about 4 digits are left.
 LOST_DIGITS_WARN = 1e-4
 # The finite form (one Newton step) assumes Λ constant along the step: warn for weight changes
@@ -56,7 +66,7 @@ def woodbury_u(V, Lam, e, dw, method="mpe"):
     positive definite (§4); there u falls back to Δw e."""
     r = dw * e
     ok = np.ones(r.shape[:-1], dtype=bool)
-    if method == "influence":
+    if method in ("influence", "official"):      # first order ("official" differs in Δf's V only)
         return r, ok
     M = np.eye(V.shape[-1]) + np.broadcast_to(dw, e.shape)[..., :, None] * (Lam @ V)
     if M.shape[-1] == 1:     # k = 1: M = 1 + Δwβv is its own eigenvalue and the solve a division
@@ -92,10 +102,11 @@ class Sensitivity:
 
     def __init__(self, model, structure="full"):
         self.model = check_fitted_model(model)
+        lik, y = model.likelihood_, model.y_
         self.jacobians_ = model.jacobians()                 # J_i  (n, k, P)
-        self.errors_ = model.errors()                       # e_i  (n, k)
-        self.curvatures_ = model.curvatures()               # Λ_i  (n, k, k)
         self.outputs_ = model.train_outputs()               # f_i  (n, k)
+        self.errors_ = lik.errors(y, self.outputs_)         # e_i  (n, k), as model.errors()
+        self.curvatures_ = lik.curvatures(y, self.outputs_) # Λ_i  (n, k, k), as model.curvatures()
         P = self.jacobians_.shape[2]
         if isinstance(structure, str):
             self.structure = structure
@@ -119,17 +130,17 @@ class Sensitivity:
         return self.jacobians_.shape[0]
 
     # ---- one example or one group ------------------------------------------------------
-    def param_change(self, i, weight=0.0, method="mpe"):
+    def param_change(self, i, weight=0.0, method="auto"):
         """Δθ (P,) when example i's weight becomes ``weight`` (0 removes it, 2 duplicates it).
         ``i`` may be an index array (the group form) with a scalar or per-member weight."""
         return self._group_change(i, weight, method)[0]
 
-    def pred_change(self, i, weight=0.0, method="mpe"):
+    def pred_change(self, i, weight=0.0, method="auto"):
         """Δf_i (k,) for a single i; (m, k) for the members of a group i (m,)."""
         d_f = self._group_change(i, weight, method)[1]
         return d_f[0] if np.ndim(i) == 0 else d_f
 
-    def perturbed_model(self, i, weight=0.0, method="mpe"):
+    def perturbed_model(self, i, weight=0.0, method="auto"):
         """The model with θ* + Δθ: the MPE's prediction of what a refit would give."""
         return self.model.with_theta(self.model.theta_ + self.param_change(i, weight, method))
 
@@ -142,33 +153,43 @@ class Sensitivity:
         return self.model.refit(w, warm_start=self.model.theta_ + self.param_change(i, weight))
 
     def _group_change(self, i, weight, method):
-        check_choice("method", method, METHODS)
+        method = self.resolve_method(method)
         idx = check_indices(i, self.n_examples)
         dw = check_new_weights(weight, idx.shape) - self.model.weights_[idx]
         m, k = len(idx), self.jacobians_.shape[1]
         SinvJT, VMM, LamM = self._groups.parts(idx)
+        if method == "mpe":
+            self._warn_if_near_pole(VMM[None], LamM[None])
         u, ok = woodbury_u(VMM, LamM, self.errors_[idx].ravel(), np.repeat(dw, k), method)
-        d_theta, d_f = param_change_from(SinvJT, u), pred_change_from(VMM, u).reshape(m, k)
+        V_f = np.diag(np.diag(VMM)) if method == "official" else VMM
+        d_theta, d_f = param_change_from(SinvJT, u), pred_change_from(V_f, u).reshape(m, k)
         if not ok:
             d_theta, d_f = self._not_positive_definite(idx, d_theta, d_f)
         self._warn_if_unreliable(dw)
         return d_theta, d_f
 
     # ---- all examples at once ----------------------------------------------------------
-    def pred_changes(self, weight=0.0, method="mpe"):
+    def pred_changes(self, weight=0.0, method="auto"):
         """Δf_i (n, k) when each example i ALONE gets the new weight (n separate perturbations)."""
-        dw = self._all_dw(weight, method)[:, None]
+        method = self.resolve_method(method)
+        dw = self._all_dw(weight)[:, None]
+        if method == "mpe":
+            self._warn_if_near_pole(self.variances_, self.curvatures_)
         u, ok = woodbury_u(self.variances_, self.curvatures_, self.errors_, dw, method)
-        d_f = pred_change_from(self.variances_, u)
+        V = self.variances_
+        if method == "official":
+            V = np.einsum("nkk->nk", V)[:, :, None] * np.eye(V.shape[1])
+        d_f = pred_change_from(V, u)
         if not ok.all():
             d_f = self._not_positive_definite(np.flatnonzero(~ok), None, d_f)[1]
         self._warn_if_unreliable(dw)
         return d_f
 
-    def param_changes(self, weight=0.0, method="mpe"):
+    def param_changes(self, weight=0.0, method="auto"):
         """Δθ (n, P) when each example i alone gets the new weight (statsmodels' ``params_one``
         minus ``params`` for weight 0)."""
-        dw = self._all_dw(weight, method)[:, None]
+        method = self.resolve_method(method)
+        dw = self._all_dw(weight)[:, None]
         n, k, P = self.jacobians_.shape
         # J_i S⁻¹ for all rows at once (S is symmetric, so this is (S⁻¹J_iᵀ)ᵀ), kept row-major
         JS = self.precision_.solve(self.jacobians_.reshape(n * k, P).T).T.reshape(n, k, P)
@@ -187,24 +208,59 @@ class Sensitivity:
             d_theta[bad] = self._not_positive_definite(bad, d_theta[bad], None)[0]
         return d_theta
 
-    def loo_outputs(self, method="mpe"):
+    def loo_outputs(self, method="auto"):
         """Estimated f_i^{\\i} (n, k): each example's output after removing it."""
         return self.outputs_ + self.pred_changes(0.0, method)
 
-    def loo_nll(self, method="mpe"):
+    def loo_nll(self, method="auto"):
         """ℓ(y_i, f_i^{\\i}) (n,): the estimated leave-one-out loss of each example."""
         return self.model.likelihood_.nll(self.model.y_, self.loo_outputs(method))
 
-    def loo_loss(self, method="mpe"):
+    def loo_loss(self, method="auto"):
         """Estimated leave-one-out loss (§8), as the likelihood defines it: the mean NLL, or the
         mean squared error for a Gaussian likelihood."""
         return self.model.likelihood_.loo_loss(self.model.y_, self.loo_outputs(method))
 
-    def sensitivities(self, method="mpe"):
+    def sensitivities(self, method="auto"):
         """The sensitivity of each example (n,): how far its own prediction moves when it is
         removed — the likelihood's deviation between f_i and f_i + Δf_i: Σ_c |Δp_ic| for
         classifiers (the paper's deviation), |Δ mean| for regression and counts."""
         return self.model.likelihood_.deviation(self.outputs_, self.loo_outputs(method))
+
+    def report(self, index=None, method="auto"):
+        """One row per training example, as a pandas DataFrame (the CLI writes the same table).
+
+        Columns: ``error`` (e_i; ``error_0 … error_{k-1}`` for k > 1 outputs), ``variance``
+        (v_i; tr V_i for k > 1), ``sensitivity`` (``sensitivities(method)``), ``loo_output``
+        (the estimated f_i^{\\i}; ``loo_output_0 …`` for k > 1) and ``rank`` (1 = the most
+        sensitive; ties keep row order). ``index``: the index of the DataFrame the model was
+        fitted on (or that DataFrame itself), so rows can be joined back to it; default 0..n−1.
+        """
+        import pandas as pd        # a dependency, imported here so `import mpe_teach` stays fast
+
+        n, k = self.errors_.shape
+        if index is None:
+            index = pd.RangeIndex(n, name="row")
+        else:
+            if isinstance(index, (pd.DataFrame, pd.Series)):
+                index = index.index
+            index = pd.Index(index)
+            if len(index) != n:
+                raise ValueError(f"index has {len(index)} entries; the model was fitted on {n} examples")
+        loo = self.loo_outputs(method)
+        sens = self.sensitivities(method)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.argsort(-sens, kind="stable")] = np.arange(1, n + 1)
+
+        def names(base):
+            return [base] if k == 1 else [f"{base}_{c}" for c in range(k)]
+
+        columns = {**dict(zip(names("error"), self.errors_.T)),
+                   "variance": np.trace(self.variances_, axis1=1, axis2=2),
+                   "sensitivity": sens,
+                   **dict(zip(names("loo_output"), loo.T)),
+                   "rank": rank}
+        return pd.DataFrame(columns, index=index)
 
     # ---- statsmodels' names for the same quantities (computed once) ------------------------
     @cached_property
@@ -228,8 +284,29 @@ class Sensitivity:
         return np.einsum("np,pq,nq->n", d, H, d) / d.shape[1]
 
     # ---- validation and warnings ------------------------------------------------------
-    def _all_dw(self, weight, method):
+    def resolve_method(self, method):
+        """The form "auto" stands for: the finite form ("mpe") with the model's own precision
+        (``precision_.exact``), the first-order form ("influence") with an approximate one."""
         check_choice("method", method, METHODS)
+        if method == "auto":
+            return "mpe" if self.precision_.exact else "influence"
+        return method
+
+    def _warn_if_near_pole(self, V, Lam):
+        """With an approximate precision the finite form's (I − ΛV)⁻¹ can come close to its pole."""
+        if self.precision_.exact:
+            return
+        LV = Lam @ V
+        top = LV[..., 0, 0] if LV.shape[-1] == 1 else np.linalg.eigvals(LV).real.max(axis=-1)
+        near = np.flatnonzero(top > POLE_WARN)
+        if near.size:
+            warnings.warn(f"the finite form with an approximate precision ({self.structure}): "
+                          f"{near.size} example(s) have an eigenvalue of ΛV up to {top.max():.3g}, "
+                          "near the pole at 1, where (I − ΛV)⁻¹ blows up; method='influence' "
+                          "(the default for approximate precisions) is safer", PerturbationWarning,
+                          stacklevel=4)
+
+    def _all_dw(self, weight):
         weight = check_float("weight", weight, low=0.0)
         return weight - self.model.weights_
 

@@ -258,7 +258,7 @@ class LogisticRegressionExplorer(PerturbationExplorer):
         grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
         p0 = self._prob(s.outputs_[i])
         est = {m: [self._prob(s.outputs_[i] + s.pred_change(i, w, m)) - p0 for w in grid]
-               for m in METHODS}
+               for m in ("mpe", "influence")}
         true = [self._prob(self.model.refit(self.perturbed_weights(w)).train_outputs()[i]) - p0
                 for w in grid]
         return grid, est, np.array(true)

@@ -325,13 +325,18 @@ def test_diagonal_equals_full_when_the_ggn_is_diagonal():
     full, diag = Sensitivity(model, "full"), Sensitivity(model, "diag")
     np.testing.assert_allclose(diag.precision_.matrix(), full.precision_.matrix(), atol=1e-12)
     np.testing.assert_allclose(diag.variances_, full.variances_, rtol=1e-10, atol=1e-14)
+    # an approximate precision defaults to the first-order form; asked for, the finite form
+    # with this (here exact) diagonal reproduces the full one and the exact refit
+    assert diag.resolve_method("auto") == "influence" and full.resolve_method("auto") == "mpe"
     for weight in (0.0, 2.5):
-        np.testing.assert_allclose(diag.param_changes(weight), full.param_changes(weight),
+        np.testing.assert_allclose(diag.param_changes(weight, "mpe"), full.param_changes(weight),
                                    rtol=1e-9, atol=1e-13)
-        np.testing.assert_allclose(diag.pred_changes(weight), full.pred_changes(weight),
+        np.testing.assert_allclose(diag.pred_changes(weight, "mpe"), full.pred_changes(weight),
                                    rtol=1e-9, atol=1e-13)
     exact = _ridge(X, y, np.where(np.arange(25) == 6, 0.0, 1.0), 0.3, 0.5) - model.theta_
-    np.testing.assert_allclose(diag.param_change(6, 0.0), exact, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(diag.param_change(6, 0.0, "mpe"), exact, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(diag.param_changes(0.0), full.param_changes(0.0, "influence"),
+                               rtol=1e-9, atol=1e-13)
 
 
 def test_diagonal_is_not_full_in_general():
@@ -354,20 +359,21 @@ def test_indefinite_perturbed_precision_warns_and_falls_back_to_first_order():
     assert 5 <= bad.sum() <= 35
     sens = Sensitivity(model, DiagonalPrecision(s))
     with pytest.warns(PerturbationWarning, match="first-order"):
-        d_f = sens.pred_changes(0.0)[:, 0]
+        d_f = sens.pred_changes(0.0, "mpe")[:, 0]
     expected = np.where(bad, v * e, v * e / (1.0 - Lam * v))    # removal: Δf = v e/(1 − βv)
     np.testing.assert_allclose(d_f, expected, rtol=1e-10)
     with pytest.warns(PerturbationWarning):
-        d_theta = sens.param_changes(0.0)
+        d_theta = sens.param_changes(0.0, "mpe")
     i_bad, i_good = np.flatnonzero(bad)[0], np.flatnonzero(~bad)[0]
     np.testing.assert_allclose(d_theta[i_bad], J[i_bad] * e[i_bad] / s, rtol=1e-10)   # S⁻¹ g_i
     with pytest.warns(PerturbationWarning, match=str(i_bad)):
-        single = sens.pred_change(int(i_bad), 0.0)
+        single = sens.pred_change(int(i_bad), 0.0, "mpe")
     np.testing.assert_allclose(single, [v[i_bad] * e[i_bad]], rtol=1e-10)
     with warnings.catch_warnings():
         # a good example must not fall back (it may warn that this crude S moves Λ a lot)
         warnings.filterwarnings("error", message=".*first-order")
-        np.testing.assert_allclose(sens.pred_change(int(i_good), 0.0), [expected[i_good]], rtol=1e-10)
+        np.testing.assert_allclose(sens.pred_change(int(i_good), 0.0, "mpe"), [expected[i_good]],
+                                   rtol=1e-10)
         sens.pred_changes(2.0)                              # up-weighting only adds curvature
         sens.pred_changes(0.0, "influence")
 
@@ -418,7 +424,7 @@ def test_given_precisions_are_checked(sens):
         Sensitivity(LogisticRegression())
     # a given full precision equal to the model's own reproduces the default estimates
     own = Sensitivity(sens.model, sens.precision_.matrix())
-    np.testing.assert_allclose(own.pred_changes(), sens.pred_changes(), rtol=1e-12)
+    np.testing.assert_allclose(own.pred_changes(method="mpe"), sens.pred_changes(), rtol=1e-12)
 
 
 # ---- MLP: the linearised estimate against retraining ----------------------------------------
@@ -445,3 +451,34 @@ def test_mlp_estimates_correlate_with_refit(problem):
     # measured: moons r = 0.991 (true max |Δf| 0.23); blobs r = 0.969 (true max |Δf| 0.36)
     assert r >= {"moons": 0.95, "blobs": 0.92}[problem], r
     assert np.abs(true).max() > 0.1                         # the removals do move the outputs
+
+
+# ---- which form by default ------------------------------------------------------------------
+def test_the_finite_form_near_its_pole_warns_and_the_default_avoids_it():
+    """A diagonal precision far below the true one puts Λv close to 1 for some examples: the
+    finite form v e / (1 − Λv) then blows up; asked for, it warns; by default (first order) the
+    estimate is v e, which a hand computation confirms."""
+    model = LogisticRegression(delta=1.0).fit(*binary_problem(n=40, d=2, seed=31))
+    J, e, Lam = model.jacobians()[:, 0, :], model.errors()[:, 0], model.curvatures()[:, 0, 0]
+    s = np.full(3, 1.0)
+    s = s * np.quantile(Lam * (J**2 / s).sum(1), 0.95) / 0.8     # top 5% of Λv between 0.8 and 1
+    v = (J**2 / s).sum(1)
+    assert 0.5 < (Lam * v).max() < 1.0
+    sens = Sensitivity(model, DiagonalPrecision(s))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                             # the default does not warn
+        np.testing.assert_allclose(sens.pred_changes(0.0)[:, 0], v * e, rtol=1e-12)
+    with pytest.warns(PerturbationWarning, match="near the pole"):
+        finite = sens.pred_changes(0.0, "mpe")[:, 0]
+    np.testing.assert_allclose(finite, v * e / (1 - Lam * v), rtol=1e-10)
+
+
+def test_official_estimator_uses_the_diagonal_of_v():
+    """The paper's code: first order with only diag(V_i): Δf_ik = e_ik [V_i]_kk."""
+    X, y = multiclass_problem(n=30, d=2, k=3, seed=32)
+    sens = Sensitivity(SoftmaxRegression(delta=1.0).fit(X, y))
+    V, e = sens.variances_, sens.errors_
+    expected = np.einsum("nkk,nk->nk", V, e)
+    np.testing.assert_allclose(sens.pred_changes(0.0, "official"), expected, rtol=1e-12)
+    np.testing.assert_allclose(sens.pred_change(4, 0.0, "official"), expected[4], rtol=1e-10)
+    np.testing.assert_allclose(sens.param_changes(0.0, "official"), sens.param_changes(0.0, "influence"))
