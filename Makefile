@@ -7,7 +7,7 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; containers (and CI machines) often are root
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab test unit notebooks browser-test html bench clean
+.PHONY: install lab test unit notebooks browser-test html bench paper clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ html: $(STAMP)  ## static HTML of every notebook, widget state embedded, under b
 
 bench: $(STAMP)  ## speed and accuracy benchmark; writes build/benchmark.md
 	$(BIN)/python benchmarks/run.py
+
+paper: $(STAMP)  ## the paper's figures at laptop scale and build/paper/report.md (about 4 minutes)
+	$(BIN)/python tools/paper.py build/paper
 
 clean:
 	rm -rf build .pytest_cache

@@ -188,19 +188,38 @@ def train_steps(model, data, optimizer, epochs=20, steps=None, seed=0, weights=N
 
 
 # ---- exact LOO on a subsample of rows ----------------------------------------------------------
-def exact_loo(model, n_rows=None, estimates=None, sens=None, seed=0, n_jobs=N_JOBS,
-              refit_tol=REFIT_TOL, n_boot=N_BOOT, progress=True):
-    """The exact LOO NLL ℓ(y_i, f_i^{\\i}) by warm-started refits (``truth.loo_refits``) on a
-    uniform random subsample of ``n_rows`` rows (all n when None or ≥ n), for a converged model.
+def _stratified(values, d_top, n, n_boot, seed):
+    """{"value", "ci"} of the mean over all n rows from a census stratum (``d_top``, every row
+    measured) and a uniform random sample of the other n − K rows (``values``): (Σ d_top +
+    (n − K)·mean(values)) / n, with a bootstrap over the sampled rows (a point when there are no
+    unmeasured rows)."""
+    top, K = float(np.sum(d_top)), len(d_top)
+    value = (top + (n - K) * float(np.mean(values))) / n if len(values) else top / n
+    if K + len(values) >= n:
+        return {"value": value, "ci": (value, value)}
+    lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+    return {"value": value, "ci": ((top + (n - K) * lo) / n, (top + (n - K) * hi) / n)}
 
-    estimates: {name: (n,) per-example estimated LOO NLL}; for each the result has
-      "gap"[name]   mean over the rows of (estimate − exact): the error of that LOO estimate,
-      "via"[name]   the exact LOO mean over all n by the difference estimator
-                    mean_all(estimate) − gap (unbiased under the random subsample),
-    each {"value", "ci"} with a 95% bootstrap interval over the rows (a point when all n rows
-    were refitted). "plain": the subsample mean of the exact LOO NLL itself, with its interval.
-    "exact" is "via" of the first estimate (the best single number), "exact_nll" the rows' values.
-    Rows whose refit did not converge are dropped ("n_failed")."""
+
+def exact_loo(model, n_rows=None, estimates=None, sens=None, seed=0, n_jobs=N_JOBS,
+              refit_tol=REFIT_TOL, n_boot=N_BOOT, progress=True, n_top=0):
+    """The exact LOO NLL ℓ(y_i, f_i^{\\i}) by warm-started refits (``truth.loo_refits``) for a
+    converged model, on a stratified subsample of rows: the ``n_top`` rows with the largest
+    predicted change |estimated LOO NLL − training NLL| under any of the ``estimates`` (where
+    the estimates' errors concentrate: a census), plus a uniform random sample of ``n_rows`` of the others (seeded). All n rows
+    when ``n_rows`` is None or the two cover n.
+
+    estimates: {name: (n,) per-example estimated LOO NLL} (default: the full-GGN MPE); for each
+      "gap"[name]   the mean over all n of (estimate − exact), the error of that LOO estimate,
+                    estimated from the two strata (Σ_top d + (n − K)·mean_sample d) / n,
+      "via"[name]   the exact LOO mean over all n as mean_all(estimate) − gap (the difference
+                    estimator: unbiased under the random sample, and narrow because estimate and
+                    refit agree row by row far better than rows agree with each other),
+    each {"value", "ci"} with a 95% bootstrap interval over the sampled rows (a point when every
+    row was refitted). "plain": the stratified mean of the exact LOO NLL itself. "exact": of
+    "plain" and "via" of the first estimate, the one with the narrower interval ("exact_method"
+    says which): where the estimate's errors are heavy-tailed (small δ) the difference
+    estimator loses its advantage. Rows whose refit did not converge are dropped ("n_failed")."""
     n = model.X_.shape[0]
     if sens is None:
         with single_threaded_blas(), warnings.catch_warnings():
@@ -209,8 +228,18 @@ def exact_loo(model, n_rows=None, estimates=None, sens=None, seed=0, n_jobs=N_JO
     if estimates is None:
         with single_threaded_blas():
             estimates = {"mpe": sens.loo_nll()}
-    all_rows = n_rows is None or n_rows >= n
-    rows = np.arange(n) if all_rows else np.sort(np.random.default_rng(seed).choice(n, n_rows, replace=False))
+    estimates = {k: np.asarray(v) for k, v in estimates.items()}
+    all_rows = n_rows is None or n_top + n_rows >= n
+    if all_rows:
+        top, sample = np.array([], dtype=int), np.arange(n)
+        n_top = 0
+    else:
+        train_nll = model.likelihood_.nll(model.y_, model.train_outputs())
+        score = np.max(np.abs(np.stack(list(estimates.values())) - train_nll), axis=0)
+        top = np.sort(np.argsort(-score, kind="stable")[:n_top])
+        rest = np.setdiff1d(np.arange(n), top)
+        sample = np.sort(np.random.default_rng(seed).choice(rest, n_rows, replace=False))
+    rows = np.concatenate([top, sample])
     start = time.perf_counter()
     loose = copy.copy(model)
     loose.tol = refit_tol
@@ -219,26 +248,34 @@ def exact_loo(model, n_rows=None, estimates=None, sens=None, seed=0, n_jobs=N_JO
         outputs, ok = loo_refits(loose, rows, sens, n_jobs=n_jobs, progress=progress)
     exact = np.full(len(rows), np.nan)
     exact[ok] = model.likelihood_.nll(model.y_[rows[ok]], outputs[ok])
-    kept = rows[ok]
-    out = {"rows": rows, "ok": ok, "exact_nll": exact, "n": n, "n_rows": len(rows),
-           "n_failed": int((~ok).sum()), "refit_tol": refit_tol, "all_rows": all_rows,
-           "plain": _summary(exact[ok], all_rows, n_boot, seed), "gap": {}, "via": {},
-           "estimate_mean": {}}
+    in_top = np.arange(len(rows)) < len(top)
+    t, r = in_top & ok, ~in_top & ok
+    out = {"rows": rows, "top_rows": top, "random_rows": sample, "ok": ok, "exact_nll": exact,
+           "n": n, "n_rows": len(rows), "n_failed": int((~ok).sum()), "refit_tol": refit_tol,
+           "all_rows": all_rows, "gap": {}, "via": {}, "estimate_mean": {}}
+
+    def mean_over_all(v):
+        if all_rows:            # every row refitted: the mean over those that converged, exactly
+            return {"value": float(np.mean(v[ok])), "ci": (float(np.mean(v[ok])),) * 2}
+        return _stratified(v[r], v[t], n, n_boot, seed)
+
+    out["plain"] = mean_over_all(exact)
     for name, est in estimates.items():
-        est = np.asarray(est)
-        d = est[kept] - exact[ok]
-        gap = _summary(d, all_rows, n_boot, seed)
+        gap = mean_over_all(est[rows] - exact)
         full = float(np.mean(est))
         out["estimate_mean"][name] = full
         out["gap"][name] = gap
         out["via"][name] = {"value": full - gap["value"], "ci": (full - gap["ci"][1], full - gap["ci"][0])}
-    out["exact"] = out["via"][next(iter(estimates))]
+    via = out["via"][next(iter(estimates))]
+    width = lambda d: d["ci"][1] - d["ci"][0]      # noqa: E731
+    out["exact_method"] = "difference" if width(via) <= width(out["plain"]) else "plain"
+    out["exact"] = via if out["exact_method"] == "difference" else out["plain"]
     out["seconds"] = time.perf_counter() - start
     return out
 
 
 # ---- 1 -----------------------------------------------------------------------------------------
-def _polished_check(trained, data, exact_rows, seed, n_jobs, n_boot, progress):
+def _polished_check(trained, data, exact_rows, exact_top, seed, n_jobs, n_boot, progress):
     """Converge the final iterate to the nearby stationary point θ* (``refit`` with the same
     weights, from θ_T) and measure the exact LOO there against the full-GGN MPE and the official
     formula, and the test NLL at θ*."""
@@ -250,7 +287,8 @@ def _polished_check(trained, data, exact_rows, seed, n_jobs, n_boot, progress):
         warnings.simplefilter("ignore", PerturbationWarning)
         sens = Sensitivity(polished, "full")
         estimates = {"full GGN, finite form": sens.loo_nll(), "official": sens.loo_nll(method="official")}
-    out = exact_loo(polished, exact_rows, estimates, sens, seed, n_jobs, n_boot=n_boot, progress=progress)
+    out = exact_loo(polished, exact_rows, estimates, sens, seed, n_jobs, n_boot=n_boot,
+                    progress=progress, n_top=exact_top)
     out["polished_converged"] = bool(polished.converged_)
     out["theta_move"] = float(np.linalg.norm(polished.theta_ - trained.theta_) / np.linalg.norm(trained.theta_))
     out["test_nll"], out["test_nll_se"] = _test_nll(polished, data)
@@ -260,7 +298,7 @@ def _polished_check(trained, data, exact_rows, seed, n_jobs, n_boot, progress):
 
 def loo_vs_test(optimizers=PAPER_OPTIMIZERS, epochs=20, checkpoints=None, steps=None, n_steps=12,
                 n_train=500, hidden=(16,), delta=DELTA, seed=0, options=None, exact_rows=0,
-                n_jobs=N_JOBS, n_boot=N_BOOT, progress=True):
+                exact_top=0, n_jobs=N_JOBS, n_boot=N_BOOT, progress=True):
     """For each optimiser: the MPE LOO-CV estimate (from its own precision, mpe-math §7, method
     "auto": the finite form with an exact precision, first order with an approximate one) and the
     test NLL at each checkpoint. ``options`` maps a name to its options (default DEFAULT_OPTIONS).
@@ -275,7 +313,8 @@ def loo_vs_test(optimizers=PAPER_OPTIMIZERS, epochs=20, checkpoints=None, steps=
     "final_loo_full_ggn", "final_loo_diag_ggn", "final_loo_official" (the LOO estimate at the
     final iterate with the full GGN, its diagonal, and the paper's formula on the full GGN:
     they separate the curvature structure and the optimiser's estimate of it), and with
-    ``exact_rows`` > 0 "exact": ``exact_loo`` at the converged θ* near the final iterate (see
+    ``exact_rows`` > 0 "exact": ``exact_loo`` (``exact_rows`` random rows and the ``exact_top``
+    rows with the largest predicted changes) at the converged θ* near the final iterate (see
     ``_polished_check``), with "test_nll" at θ*, "theta_move" ||θ* − θ_T|| / ||θ_T||}}."""
     data, model = digits_problem(n_train, hidden, delta, seed)
     out = {}
@@ -304,7 +343,8 @@ def loo_vs_test(optimizers=PAPER_OPTIMIZERS, epochs=20, checkpoints=None, steps=
             r["final_loo_official"] = float(full.loo_loss(method="official"))
             r["final_loo_diag_ggn"] = float(Sensitivity(trained, "diag").loo_loss())
         if exact_rows:
-            r["exact"] = _polished_check(trained, data, exact_rows, seed, n_jobs, n_boot, progress)
+            r["exact"] = _polished_check(trained, data, exact_rows, exact_top, seed, n_jobs, n_boot,
+                                         progress)
         out[name] = r
     return out
 
@@ -346,7 +386,7 @@ def deviations_vs_refit(structures=("full", "diag", "kfac", "last_layer"), n_ref
 
 # ---- 3 -----------------------------------------------------------------------------------------
 def delta_sweep(deltas=tuple(10.0 ** np.arange(-2, 1.01, 0.5)), n_train=500, hidden=(16,), seed=0,
-                exact_rows=0, n_jobs=N_JOBS, n_boot=N_BOOT, progress=True):
+                exact_rows=0, exact_top=0, n_jobs=N_JOBS, n_boot=N_BOOT, progress=True):
     """One model per δ, each fitted to convergence (``MLP.fit``: L-BFGS then Newton-CG to the
     MLP's tol, from the same θ_0 for every δ), and three LOO-CV estimates (mpe-math §8):
 
@@ -355,7 +395,8 @@ def delta_sweep(deltas=tuple(10.0 ** np.arange(-2, 1.01, 0.5)), n_train=500, hid
                          here with the full GGN;
     "official_kfac_nll"  the same formula with KFAC, the paper's curvature;
     and the test NLL. With ``exact_rows`` > 0 also the exact LOO by refits (``exact_loo`` on
-    that many random rows per δ, the same rows at every δ), so the two halves — estimate vs exact
+    that many random rows per δ plus the ``exact_top`` rows with the largest predicted changes),
+    so the two halves — estimate vs exact
     LOO, exact LOO vs test NLL — are measured at every δ: "exact" (list of ``exact_loo``
     results), "exact_nll", "exact_ci", "gap_ours", "gap_official" (estimate − exact, value and
     interval per δ), "best_by_exact".
@@ -387,7 +428,7 @@ def delta_sweep(deltas=tuple(10.0 ** np.arange(-2, 1.01, 0.5)), n_train=500, hid
         res["test_accuracy"].append(float(np.mean(model.predict(data.X_test) == data.y_test)))
         if exact_rows:
             exact.append(exact_loo(model, exact_rows, {"ours": ours, "official": official}, sens,
-                                   seed, n_jobs, n_boot=n_boot, progress=progress))
+                                   seed, n_jobs, n_boot=n_boot, progress=progress, n_top=exact_top))
     out = {"delta": np.array(deltas, dtype=float), **{k: np.array(v) for k, v in res.items()},
            "converged": np.array(converged)}
     best = {k: int(np.argmin(out[k])) for k in ("loo_nll", "official_nll", "official_kfac_nll", "test_nll")}

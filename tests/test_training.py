@@ -142,10 +142,10 @@ def test_experiments_and_plots_run_on_a_tiny_problem():
     tiny = dict(n_train=100, hidden=(4,), epochs=2)
     r1 = E.loo_vs_test(optimizers=("adam", "sgd"), checkpoints=(1, 2), **tiny)
     assert list(r1["adam"]["epoch"]) == [1, 2]
-    r2 = E.deviations_vs_refit(n_refits=3, n_train=60, hidden=(3,))
+    r2 = E.deviations_vs_refit(n_refits=3, n_train=60, hidden=(3,), n_jobs=1, progress=False)
     assert set(r2["pearson_r"]) == {"full", "diag", "kfac", "last_layer"} and r2["true"].shape == (3,)
     assert np.isfinite(r1["sgd"]["final_loo_full_ggn"]) and r1["sgd"]["test_nll_se"] > 0
-    r3 = E.delta_sweep(deltas=(0.1, 1.0), n_train=100, hidden=(4,))
+    r3 = E.delta_sweep(deltas=(0.1, 1.0), n_train=100, hidden=(4,), progress=False)
     assert r3["grid_steps_apart"] in (0, 1) and r3["loo_nll"].shape == (2,)
     r4 = E.leave_one_class_out(n_train=100, hidden=(4,))
     assert r4["estimated"].shape == (10,) and np.all(np.isfinite(r4["retrained_test_nll"]))
