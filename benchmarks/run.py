@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("core", "training", "widgets")   # in the order they appear in the table
+SECTIONS = ("core", "training", "widgets", "parallel")   # in the order they appear in the table
 KEYS = ("section", "quantity", "measured", "target", "met")
 
 

@@ -17,11 +17,18 @@ example with the columns
     sensitivity    how much example i's own prediction moves when it is removed
                    (``Sensitivity.sensitivities``: |Δf_i| for regression, Σ_c |Δp_ic| otherwise)
     loo_true_0 …   (with --truth) f_i^{\\i} from retraining without example i; empty when not computed
+    variance       the prediction variance v_i (tr V_i for k > 1)
+    rank           1 = the most sensitive row
+
+(the columns of ``Sensitivity.report()``, under the names above). ``--plot FILE.png`` draws the
+sensitivities against the errors and the variances (and, with --truth, the estimated against
+the retrained f^{\\i}); ``--jobs N`` retrains in N processes, with a progress bar on stderr.
 
 k is the number of outputs: 1 for linear and logistic regression, the number of classes for
-softmax. Without ``--out`` nothing is written. Bad input (a missing file or column, non-numeric or
-missing features, unusable labels, a bad option) exits with status 2 and a one-line message;
-the output file is written only when everything succeeded (atomically, via a temporary file).
+softmax. Without ``--out`` (or ``--plot``) nothing is written. Bad input (a missing file or
+column, non-numeric or missing features, unusable labels, a bad option or output path) exits
+with status 2 and a one-line message; the output files are written only when everything
+succeeded (atomically, via a temporary file).
 """
 import argparse
 import math
@@ -37,21 +44,23 @@ from .curvature import MLP_ONLY, STRUCTURES
 from .mlp import ACTIVATIONS, MLP
 from .models import LinearRegression, LogisticRegression, PoissonRegression, SoftmaxRegression
 from .mpe import METHODS, Sensitivity
-from .safeio import OutputError, check_output_file
+from .safeio import OutputError, check_output_file, write_atomic
 from .table import (TableError, as_number, encode_target, listing, read_table, report_rows,
                     scale_warning, write_csv)
-from .truth import loo_refits
+from .truth import QUIET_BELOW, loo_refits
 
 MODELS = ("linear", "logistic", "softmax", "poisson", "mlp")
 N_SHOWN = 10               # most sensitive rows listed in the summary
 
 EXAMPLE = """\
 example:
-  mpe-teach sensitivity cancer.csv --target target --model logistic --truth 20 --out sens.csv
+  mpe-teach sensitivity cancer.csv --target target --model logistic --truth 20 --jobs 2 \\
+      --out sens.csv --plot sens.png
 
   fits logistic regression to cancer.csv, estimates how each example's prediction would change
-  if it were left out, retrains without the 20 most sensitive examples to check the estimates,
-  prints a summary and writes one row per example to sens.csv."""
+  if it were left out, retrains (in 2 processes) without the 20 most sensitive examples to check
+  the estimates, prints a summary, writes one row per example to sens.csv and draws them in
+  sens.png."""
 
 
 class CLIError(Exception):
@@ -148,8 +157,9 @@ def build_parser():
         description="Fit a model to DATA.csv, estimate every example's leave-one-out output\n"
                     "f_i^{\\i} with the MPE and, with --truth, compare with retraining.\n\n"
                     "Prints a summary; --out is needed to write the per-example CSV, with columns\n"
-                    "  row, y, e_*, loo_est_*, sensitivity and, with --truth, loo_true_*\n"
-                    "(* = output index 0..k-1; row 0 = the first row after the header).\n"
+                    "  row, y, e_*, loo_est_*, sensitivity, (with --truth) loo_true_*, variance, rank\n"
+                    "(* = output index 0..k-1; row 0 = the first row after the header);\n"
+                    "--plot draws the sensitivities in a PNG file.\n"
                     "Bad input exits with status 2 and writes nothing.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row")
@@ -183,9 +193,13 @@ def build_parser():
                           "compare the estimated f^{\\i} with the retrained one")
     sub.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                      help="retrain for --truth in N processes (-1: all cores; default 1); the "
-                          "results do not depend on N")
+                          f"results do not depend on N; a progress bar on stderr from {QUIET_BELOW} "
+                          "refits on")
     sub.add_argument("--out", default=None, metavar="OUT.csv",
                      help="write one row per example here; without it nothing is written")
+    sub.add_argument("--plot", default=None, metavar="FILE.png",
+                     help="draw the sensitivities against the errors and variances (and, with "
+                          "--truth, the estimates against retraining) in this PNG file")
     sub.add_argument("--seed", type=_seed, default=0, metavar="S",
                      help="mlp only: seed of the initial weights (default 0)")
     return parser
@@ -245,6 +259,9 @@ def make_model(args, y, regression):
 def sensitivity(args):
     check_options(args)
     out = None if args.out is None else check_output_file(args.out, inputs=[args.data], what="--out")
+    plot = None if args.plot is None else check_output_file(args.plot, inputs=[args.data], what="--plot")
+    if out is not None and out == plot:
+        raise CLIError(f"--plot {args.plot} and --out {args.out} name the same file")
     names, X, y_text, skipped = read_table(args.data, args.target)
     regression = is_regression(args)
     y = encode_target(y_text, args.target, args.model, regression)
@@ -265,8 +282,9 @@ def sensitivity(args):
                            "--delta is 0, so the loss has no minimum: use --delta > 0")
         try:
             sens = Sensitivity(model, args.structure)
-            loo = sens.loo_outputs(args.method)
-            dev = sens.sensitivities(args.method)
+            report = sens.report(method=args.method)
+            loo = report[[c for c in report.columns if c.startswith("loo_output")]].to_numpy(dtype=float)
+            dev = report["sensitivity"].to_numpy(dtype=float)
             loo_loss = sens.loo_loss(args.method)
         except ValueError as exc:
             raise CLIError(f"cannot compute sensitivities: {exc}") from None
@@ -284,6 +302,9 @@ def sensitivity(args):
         if len(truth_rows):
             loo_true, _ = loo_refits(model, truth_rows, sensitivity=sens, n_jobs=args.jobs)
         truth_time = time.perf_counter() - start
+        png = None
+        if plot is not None:           # drawn before anything is written: a failure writes nothing
+            png = _plot(args, description, sens, report, truth_rows, loo_true)
     for note in notes:                      # only now: a failed run prints one line only
         print(note, file=sys.stderr)
     for message in dict.fromkeys(str(w.message) for w in caught):
@@ -301,12 +322,36 @@ def sensitivity(args):
     if loo_true is not None:
         lines += _truth_lines(model, loo, truth_rows, loo_true, truth_time)
     if out is None:
-        lines.append("  output      nothing written (pass --out OUT.csv to save one row per example)")
+        lines.append(f"  output      {'no CSV' if png is not None else 'nothing'} written "
+                     "(pass --out OUT.csv to save one row per example)")
     else:
-        write_csv(out, report_rows(y_text, sens.errors_, loo, dev, truth_rows, loo_true), inputs=[args.data])
+        write_csv(out, report_rows(y_text, report, truth_rows, loo_true), inputs=[args.data])
         lines.append(f"  output      {n} rows written to {args.out}")
+    if png is not None:
+        write_atomic(plot, lambda f: f.write(png), binary=True, inputs=[args.data], what="--plot")
+        lines.append(f"  plot        written to {args.plot}")
     print("\n".join(lines))
     return 0
+
+
+def _plot(args, description, sens, report, truth_rows, loo_true):
+    """The PNG of ``--plot`` (bytes): the report's sensitivities against |error| (‖e_i‖ for
+    k > 1) and variance, and with --truth the estimated against the retrained f^{\\i}."""
+    from . import report_plot              # matplotlib only when a plot is asked for
+
+    errors = sens.errors_
+    k = errors.shape[1]
+    est = report[[c for c in report.columns if c.startswith("loo_output")]].to_numpy(dtype=float)
+    fig = report_plot.sensitivity_figure(
+        report["sensitivity"].to_numpy(), np.linalg.norm(errors, axis=1), report["variance"].to_numpy(),
+        labels=report.index.to_numpy(),
+        loo_est=est[truth_rows] if loo_true is not None else None, loo_true=loo_true,
+        truth_labels=truth_rows,
+        subtitle=f"{os.path.basename(args.data)}, target {args.target!r}: {description}, "
+                 f"n = {len(report)} rows",
+        error_label="prediction error $|e_i|$" if k == 1 else r"prediction error $\|e_i\|$",
+        variance_label="prediction variance $v_i$" if k == 1 else r"prediction variance tr $V_i$")
+    return report_plot.png_bytes(fig)
 
 
 def _loss_lines(model, loo_loss, loo_true=None):

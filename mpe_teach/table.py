@@ -153,23 +153,32 @@ def scale_warning(names, X):
             "as they are: consider standardising the features")
 
 
-def report_rows(y_text, errors, loo, sensitivity, truth_rows, loo_true):
-    """The output rows: header, then one row per example (floats as round-trip repr). Rows
-    whose retraining did not converge (NaN in loo_true) are left empty there."""
-    k = errors.shape[1]
+def report_rows(y_text, report, truth_rows=(), loo_true=None):
+    """The output rows: header, then one row per example (floats as round-trip repr).
+
+    ``report`` is ``Sensitivity.report()`` (a DataFrame, one row per example in data order),
+    written under the CLI's column names: row, y (as read), e_* (its error*), loo_est_* (its
+    loo_output*), sensitivity, then loo_true_* (with --truth) and, last, variance and rank.
+    Rows whose retraining did not converge (NaN in loo_true) are left empty there."""
+    errors = [c for c in report.columns if c == "error" or c.startswith("error_")]
+    loos = [c for c in report.columns if c == "loo_output" or c.startswith("loo_output_")]
+    k = len(errors)
     header = (["row", "y"] + [f"e_{c}" for c in range(k)] + [f"loo_est_{c}" for c in range(k)]
               + ["sensitivity"])
     true_of = {}
     if loo_true is not None:
         header += [f"loo_true_{c}" for c in range(k)]
         true_of = {int(i): loo_true[a] for a, i in enumerate(truth_rows) if np.all(np.isfinite(loo_true[a]))}
+    header += ["variance", "rank"]
+    floats = report[errors + loos + ["sensitivity"]].to_numpy(dtype=float).tolist()
+    variance = report["variance"].to_numpy(dtype=float).tolist()
+    rank = report["rank"].to_numpy().tolist()
     rows = [header]
     for i in range(len(y_text)):
-        row = [str(i), y_text[i], *map(repr, errors[i].tolist()), *map(repr, loo[i].tolist()),
-               repr(float(sensitivity[i]))]
+        row = [str(i), y_text[i], *map(repr, floats[i])]
         if loo_true is not None:
             row += list(map(repr, true_of[i].tolist())) if i in true_of else [""] * k
-        rows.append(row)
+        rows.append(row + [repr(variance[i]), str(rank[i])])
     return rows
 
 

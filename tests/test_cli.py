@@ -88,7 +88,7 @@ def test_linear_csv_matches_brute_force_leave_one_out(files, capsys, tmp_path):
     assert code == 0, err
     assert "ignoring non-numeric column(s) 'name'" in err
     header, rows = read_out(out)
-    assert header == ["row", "y", "e_0", "loo_est_0", "sensitivity", "loo_true_0"]
+    assert header == ["row", "y", "e_0", "loo_est_0", "sensitivity", "loo_true_0", "variance", "rank"]
     assert len(rows) == 40
     assert [r[0] for r in rows] == [str(i) for i in range(40)]
     np.testing.assert_array_equal(column(header, rows, "y"), y)        # written as read
@@ -99,6 +99,14 @@ def test_linear_csv_matches_brute_force_leave_one_out(files, capsys, tmp_path):
     np.testing.assert_allclose(column(header, rows, "loo_true_0"), loo, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(column(header, rows, "e_0"), (f - y) / noise_var, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(column(header, rows, "sensitivity"), np.abs(loo - f), rtol=1e-8, atol=1e-12)
+    # variance v_i = φ_iᵀ (ΦᵀΦ/σ² + δI)⁻¹ φ_i; rank 1 = the largest brute-force |f_i^{\i} − f_i|
+    Phi = np.hstack([np.ones((40, 1)), X])
+    A = Phi.T @ Phi / noise_var + delta * np.eye(Phi.shape[1])
+    v = np.einsum("ip,ip->i", Phi, np.linalg.solve(A, Phi.T).T)
+    np.testing.assert_allclose(column(header, rows, "variance"), v, rtol=1e-9)
+    rank = column(header, rows, "rank").astype(int)
+    assert sorted(rank) == list(range(1, 41))
+    assert list(np.argsort(rank)[:5]) == list(np.argsort(-np.abs(loo - f))[:5])
     # the summary: the estimated LOO loss is the brute-force mean squared LOO error
     assert f"{np.mean((y - loo) ** 2):.6g} (estimated" in stdout
     assert "Pearson r   1.000000" in stdout and "max |error|" in stdout
@@ -113,7 +121,7 @@ def test_logistic_truth_for_the_most_sensitive_rows(files, capsys, tmp_path):
                             "--model", "logistic", "--delta", "0.5", "--truth", K, "--out", out)
     assert code == 0, err
     header, rows = read_out(out)
-    assert header == ["row", "y", "e_0", "loo_est_0", "sensitivity", "loo_true_0"]
+    assert header == ["row", "y", "e_0", "loo_est_0", "sensitivity", "loo_true_0", "variance", "rank"]
     assert len(rows) == N_CANCER
     sens, est, true = (column(header, rows, c) for c in ("sensitivity", "loo_est_0", "loo_true_0"))
     has_truth = np.flatnonzero(~np.isnan(true))
@@ -152,7 +160,7 @@ def test_softmax_writes_one_column_per_class_and_no_file_without_out(files, caps
     assert code == 0, err
     header, rows = read_out(out)
     assert header == ["row", "y", "e_0", "e_1", "e_2", "loo_est_0", "loo_est_1", "loo_est_2",
-                      "sensitivity"]
+                      "sensitivity", "variance", "rank"]
     assert len(rows) == 60
     e = np.array([[float(v) for v in r[2:5]] for r in rows])
     np.testing.assert_allclose(e.sum(axis=1), 0, atol=1e-12)      # p − onehot(y) sums to 0
@@ -171,7 +179,7 @@ def test_mlp_runs_with_truth(files, capsys, tmp_path):
                             "--truth", "2", "--seed", "1", "--out", out)
     assert code == 0, err
     header, rows = read_out(out)
-    assert header[-1] == "loo_true_0" and len(rows) == 40
+    assert header[-3:] == ["loo_true_0", "variance", "rank"] and len(rows) == 40
     true = column(header, rows, "loo_true_0")
     assert np.sum(~np.isnan(true)) == 2
     assert "MLP (hidden=4, tanh, linear head" in stdout
