@@ -185,9 +185,10 @@ def build_parser():
                      help=f"curvature structure of the posterior precision S: "
                           f"{', '.join(_structures())} (default full; "
                           f"{', '.join(s for s in MLP_ONLY if s in STRUCTURES) or 'none'} for mlp only)")
-    sub.add_argument("--method", choices=METHODS, default="mpe",
-                     help="mpe: the finite form V(I − ΛV)⁻¹e; influence: the first-order Ve "
-                          "(default mpe)")
+    sub.add_argument("--method", choices=METHODS, default="auto",
+                     help="mpe: the finite form V(I − ΛV)⁻¹e; influence: the first-order Ve; "
+                          "official: Ve with only the diagonal of V (the paper's code); auto "
+                          "(default): mpe with the full structure, influence with the others")
     sub.add_argument("--truth", type=_truth, default=None, metavar="K|all",
                      help="retrain without each of the K most sensitive examples (or all) and "
                           "compare the estimated f^{\\i} with the retrained one")
@@ -311,7 +312,8 @@ def sensitivity(args):
         print(f"warning: {message}", file=sys.stderr)
 
     lines = [f"mpe-teach sensitivity: {os.path.basename(args.data)}, target {args.target!r}",
-             f"  model       {description}; structure {args.structure}, method {args.method}",
+             f"  model       {description}; structure {args.structure}, method "
+             f"{args.method}{' (' + sens.resolve_method('auto') + ')' if args.method == 'auto' else ''}",
              f"  data        n = {n} examples, {X.shape[1]} features, P = {model.n_params_} parameters",
              f"  fit time    {fit_time:.3f} s" + ("" if model.converged_ else
                                                    f" (NOT converged: relative gradient "
