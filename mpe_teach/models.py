@@ -271,9 +271,27 @@ class _GLM(Model):
     def _setup(self, X):
         """Φ is the model's one copy of the data; X_ is a read-only view into it."""
         self.Phi_ = self.features(X)
-        self.X_ = self.Phi_[:, 1:] if self.fit_intercept else self.Phi_
         self.Phi_.flags.writeable = False
         self._abs_Phi = None
+        self._view_X()
+
+    def _view_X(self):
+        self.X_ = self.Phi_[:, 1:] if self.fit_intercept else self.Phi_
+
+    def __getstate__(self):
+        """Pickled (e.g. for parallel refits) without the view X_ and the |Φ| cache: one copy of
+        the data travels, not three."""
+        state = super().__getstate__()
+        if "Phi_" in state:
+            state = {**state, "_abs_Phi": None}
+            state.pop("X_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "Phi_" in state:
+            self.Phi_.flags.writeable = False
+            self._view_X()
 
     def initial_theta(self):
         return np.zeros(self.Phi_.shape[1] * self.n_outputs_)
