@@ -27,6 +27,8 @@ from mpe_teach import MLP, LogisticRegression, Sensitivity
 from mpe_teach.datasets import digits
 from mpe_teach.truth import loo_refits
 
+from bench_core import median_times_interleaved, seconds   # the same timing rules as the core section
+
 SECTION = "parallel"
 TARGET = 1.6
 
@@ -40,22 +42,6 @@ SIZES = {
 
 def row(quantity, measured, target="—", met=None):
     return dict(section=SECTION, quantity=quantity, measured=measured, target=target, met=met)
-
-
-def seconds(t):
-    return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
-
-
-def median_times_interleaved(fns, repeats):
-    """Median seconds of each function in ``fns``, called in turn (A, B, A, B, …) so that load
-    from other processes on the machine affects every contender alike. Returns (times, results)."""
-    times, results = [[] for _ in fns], [None] * len(fns)
-    for _ in range(repeats):
-        for j, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            results[j] = fn()
-            times[j].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times], results
 
 
 def _numpy_work(repeats, seed):
