@@ -10,8 +10,6 @@ Every precision object follows one contract (``Precision``), vectorised over exa
 curvatures; a fitted GLM already carries its full precision, factorised by the fit
 (``model.precision_``), and "full" reuses it.
 """
-from contextlib import nullcontext
-
 import numpy as np
 from scipy.linalg import blas, cholesky, lapack
 
@@ -50,11 +48,6 @@ class Precision:
 
     def matrix(self):
         raise ValueError(f"{type(self).__name__} has no dense matrix")
-
-
-# From this many rows on, one product J S⁻¹ is big enough for a second BLAS thread to pay
-# (measured 1.9 ms with 2 threads vs 3.5 ms with one for 20000 × 51).
-MANY_ROWS = 4096
 
 
 class FullPrecision(Precision):
@@ -109,7 +102,7 @@ class FullPrecision(Precision):
         (from the right, J L⁻ᵀ, faster than L⁻¹Jᵀ), or one product with S⁻¹ when P is small."""
         n, k, P = J.shape
         if self._use_inverse(n * k):
-            with single_threaded_blas() if n * k < MANY_ROWS else nullcontext():
+            with single_threaded_blas():
                 JS = (J.reshape(n * k, P) @ self.inverse()).reshape(n, k, P)
             if k == 1:
                 return np.einsum("np,np->n", JS[:, 0], J[:, 0])[:, None, None]

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .blas import single_threaded_blas
 from .curvature import FullPrecision, add_prior, ggn
 from .likelihoods import Bernoulli, Categorical, Gaussian, Poisson
 from .validation import check_float, check_matrix, check_vector, check_weights
@@ -367,7 +368,13 @@ class _GLM(Model):
     def _minimise(self, theta, warm):
         """Newton's method: θ ← θ − t S⁻¹∇L until ‖∇L‖∞ ≤ tol · gradient_scale. S is factorised
         once per iteration — once in all for a quadratic loss, whose S does not depend on θ —
-        and the factor at the returned θ is kept as ``precision_`` for ``Sensitivity``."""
+        and the factor at the returned θ is kept as ``precision_`` for ``Sensitivity``. BLAS runs
+        single-threaded: the products are n × P with small P, where waking a second thread
+        costs more than it saves (measured 12 ms against 33 ms for fit + LOO, n = 20000, P = 51)."""
+        with single_threaded_blas():
+            return self._newton(theta)
+
+    def _newton(self, theta):
         w, precision, stalled = self.weights_, None, False
         quadratic = self.likelihood_.constant_curvature
         for it in range(self.max_iter + 1):
