@@ -92,13 +92,6 @@ def bootstrap_ci(x, stat=np.mean, n_boot=N_BOOT, seed=0, level=0.95):
     return float(np.nanquantile(values, a)), float(np.nanquantile(values, 1 - a))
 
 
-def _summary(values, full_population, n_boot, seed):
-    """{"value": mean, "ci": (lo, hi)}; the interval is the point when every row was measured."""
-    v = float(np.mean(values))
-    ci = (v, v) if full_population else bootstrap_ci(values, n_boot=n_boot, seed=seed)
-    return {"value": v, "ci": ci}
-
-
 def spearman_ci(estimate, per_image, n_boot=N_BOOT, seed=0, mask=None):
     """Spearman ρ between ``estimate`` (m,) and the per-group mean of ``per_image`` (m, T) — over
     the test images where ``mask`` (m, T) is True, default all — with a 95% bootstrap interval

@@ -103,11 +103,6 @@ def plot_memory_images(result):
 
 
 # ---- the paper's figures (tools/paper.py) ------------------------------------------------------
-def _ci_err(value, ci):
-    """Error-bar half-widths [[below], [above]] for matplotlib from a value and its interval."""
-    return [[max(value - ci[0], 0.0)], [max(ci[1] - value, 0.0)]]
-
-
 def plot_loo_vs_test_steps(result):
     """Fig 1b/5: per optimiser, the test NLL (solid) and the MPE LOO-CV estimate read off the
     optimiser (dashed) over training steps (log axes); at the last step the full-GGN estimate at

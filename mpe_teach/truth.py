@@ -83,12 +83,14 @@ def loo_refits(model, rows, sensitivity=None, n_jobs=1, progress=True):
     if model.layered:
         sensitivity = None
     rows = check_indices(rows, model.X_.shape[0], name="rows") if len(rows) else np.array([], dtype=int)
+    # the MPE's θ* + Δθ_i for every row from one all-n solve (not one solve per row)
+    d_theta = None if sensitivity is None or not len(rows) else sensitivity.param_changes(0.0)[rows]
     weight_sets, starts = [], []
-    for i in rows:
+    for a, i in enumerate(rows):
         w = model.weights_.copy()
         w[i] = 0.0
         weight_sets.append(w)
-        starts.append(None if sensitivity is None else model.theta_ + sensitivity.param_change(int(i), 0.0))
+        starts.append(None if d_theta is None else model.theta_ + d_theta[a])
     outputs = refits(model, weight_sets, [RowOutput(i) for i in rows], starts, n_jobs, progress,
                      desc="retraining without each example")
     ok = np.array([o is not None for o in outputs], dtype=bool)

@@ -33,3 +33,25 @@ def wine():
     """The wine data (178 × 13, 3 classes), standardised column by column."""
     X, y = load_wine(return_X_y=True)
     return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+def run_cli(capsys, *argv):
+    """mpe_teach.cli.main on the arguments (as strings): (exit status, stdout, stderr)."""
+    from mpe_teach.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="session")
+def cancer_csv(tmp_path_factory):
+    """A small CSV for CLI runs: the first 120 breast-cancer training rows, 6 features."""
+    import dataclasses
+
+    from mpe_teach.datasets import breast_cancer, to_csv
+    d = breast_cancer()
+    d = dataclasses.replace(d, X_train=d.X_train[:120, :6], y_train=d.y_train[:120],
+                            feature_names=d.feature_names[:6])
+    path = tmp_path_factory.mktemp("data") / "cancer.csv"
+    to_csv(d, path)
+    return str(path)

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression as SkLogistic
 from mpe_teach import LogisticRegression
 from mpe_teach.cli import main
 from mpe_teach.datasets import blobs, breast_cancer, to_csv
+from conftest import run_cli as run
 
 N_CANCER, D_CANCER = 150, 5
 
@@ -38,12 +39,6 @@ def files(tmp_path_factory):
     to_csv(blobs(n=60), root / "blobs.csv", target="label")
     return {"root": root, "cancer": str(root / "cancer.csv"), "reg": str(root / "reg.csv"),
             "blobs": str(root / "blobs.csv"), "cancer_data": d, "reg_data": (X, y)}
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def read_out(path):

@@ -5,16 +5,15 @@
 The references are the serial refits (n_jobs=1), which tests/test_contract.py and
 tests/test_cli.py check against scikit-learn and exact ridge solves."""
 import csv
-import dataclasses
 
 import joblib
 import numpy as np
 import pytest
 
 from mpe_teach import MLP, LogisticRegression, Sensitivity
-from mpe_teach.cli import main
-from mpe_teach.datasets import breast_cancer, digits, to_csv
+from mpe_teach.datasets import breast_cancer, digits
 from mpe_teach.truth import QUIET_BELOW, loo_refits
+from conftest import run_cli as _run
 
 
 @pytest.fixture(scope="module")
@@ -54,22 +53,6 @@ def test_refits_on_a_dask_cluster_equal_the_serial_ones(processes, problems):
     for (one, ok1), (dask, ok2) in zip(serial, on_dask):
         assert ok1.all() and ok2.all()
         np.testing.assert_array_equal(dask, one)           # the same computation, bit for bit
-
-
-@pytest.fixture(scope="module")
-def cancer_csv(tmp_path_factory):
-    d = breast_cancer()
-    d = dataclasses.replace(d, X_train=d.X_train[:100, :5], y_train=d.y_train[:100],
-                            feature_names=d.feature_names[:5])
-    path = tmp_path_factory.mktemp("data") / "cancer.csv"
-    to_csv(d, path)
-    return str(path)
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _table(path):

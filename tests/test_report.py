@@ -2,7 +2,6 @@
 ``--plot FILE.png``: the frame holds the Sensitivity arrays under its column names and keeps the
 caller's index; the PNG is drawn, not blank, and a bad --plot path writes nothing."""
 import csv
-import dataclasses
 import os
 
 import matplotlib.image as mpimg
@@ -11,11 +10,11 @@ import pandas as pd
 import pytest
 
 from mpe_teach import LogisticRegression, Sensitivity, SoftmaxRegression
-from mpe_teach.cli import main
-from mpe_teach.datasets import breast_cancer, to_csv
+from mpe_teach.datasets import breast_cancer
 from mpe_teach.report_plot import sensitivity_figure
 
 from conftest import binary_problem, multiclass_problem
+from conftest import run_cli as run
 
 
 # ---- Sensitivity.report() ----------------------------------------------------------------------
@@ -86,22 +85,6 @@ def test_report_keeps_the_index_of_the_fitted_dataframe():
 
 
 # ---- the CLI's --plot ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cancer_csv(tmp_path_factory):
-    d = breast_cancer()
-    d = dataclasses.replace(d, X_train=d.X_train[:120, :6], y_train=d.y_train[:120],
-                            feature_names=d.feature_names[:6])
-    path = tmp_path_factory.mktemp("data") / "cancer.csv"
-    to_csv(d, path)
-    return str(path)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _check_png(path):
     image = mpimg.imread(path)
     assert image.ndim == 3 and image.shape[2] in (3, 4)
