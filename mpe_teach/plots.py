@@ -9,8 +9,56 @@ import io
 
 import numpy as np
 
-MPE_COLOR, REFIT_COLOR, BEFORE_COLOR, ALT_COLOR = "tab:blue", "tab:orange", "0.55", "tab:green"
-CLASS_COLORS = ("tab:purple", "tab:olive")
+# ---- the visual language: one role, one look, in every figure and widget ---------------------
+# Every figure and widget takes its colours, line styles and markers from STYLE by role (through
+# ``style(role)``), so a colour means the same thing everywhere: blue is always the finite MPE,
+# orange always the truth by retraining, green always the first-order form, grey what the model
+# was trained to. Never reuse a role's colour for something else.
+STYLE = {
+    "trained":     {"color": "0.55", "linestyle": ":", "marker": "o"},       # the fitted model, all weights 1
+    "mpe":         {"color": "tab:blue", "linestyle": "-", "marker": "o"},   # the finite MPE form (Δw, the secant)
+    "first_order": {"color": "tab:green", "linestyle": "-.", "marker": "^"}, # the first-order form (the tangent)
+    "refit":       {"color": "tab:orange", "linestyle": "--", "marker": "s"},# the truth: retrained
+    "official":    {"color": "tab:purple", "linestyle": ":", "marker": "v"}, # the paper's code's estimator
+    "singles":     {"color": "tab:brown", "linestyle": (0, (3, 1, 1, 1)), "marker": "D"},  # sum of single-example MPEs
+    "test":        {"color": "black", "linestyle": "-", "marker": "x"},      # held-out (test) data
+    "selected":    {"color": "crimson", "linestyle": "-", "marker": "*"},    # the example being perturbed
+    "added":       {"color": "crimson", "linestyle": "-", "marker": "P"},    # a point added by the learner
+    "random":      {"color": "0.7", "linestyle": ":", "marker": "."},        # a random baseline
+    # curvature structures (notebook 5): the exact one is the MPE's blue
+    "full":        {"color": "tab:blue", "linestyle": "-", "marker": "o"},
+    "diag":        {"color": "tab:cyan", "linestyle": "--", "marker": "d"},
+    "kfac":        {"color": "tab:pink", "linestyle": "-.", "marker": "p"},
+    "last_layer":  {"color": "tab:olive", "linestyle": ":", "marker": "h"},
+}
+LABELS = {"trained": "trained (all weights 1)", "mpe": "MPE, finite form",
+          "first_order": "MPE, first order (influence function)", "refit": "refit (truth)",
+          "official": "paper's code (first order, diagonal V)",
+          "singles": "sum of single-example MPEs", "test": "test data",
+          "selected": "selected example", "added": "added point", "random": "random",
+          "full": "full GGN", "diag": "diagonal", "kfac": "KFAC", "last_layer": "last layer"}
+
+
+def style(role, line=True, **overrides):
+    """Matplotlib keyword arguments for a role of STYLE: a line (color, linestyle) or, with
+    line=False, a marker (color, marker). Keyword overrides win."""
+    s = STYLE[role]
+    kw = {"color": s["color"], "linestyle": s["linestyle"]} if line else \
+        {"color": s["color"], "marker": s["marker"]}
+    kw.update(overrides)
+    return kw
+
+
+def legend_outside(ax, **kw):
+    """A legend to the right of the axes, never on top of the data."""
+    kw = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0,
+          **kw}
+    return ax.legend(**kw)
+
+
+MPE_COLOR, REFIT_COLOR = STYLE["mpe"]["color"], STYLE["refit"]["color"]
+BEFORE_COLOR, ALT_COLOR = STYLE["trained"]["color"], STYLE["first_order"]["color"]
+CLASS_COLORS = ("slateblue", "goldenrod")   # the two classes of the 2-D data sets
 
 
 def fitted_lines(ax, X, y, lines, example=None, weight=1.0, title=None):
