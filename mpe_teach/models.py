@@ -54,10 +54,16 @@ class Model(BaseEstimator):
     _copies_X = False      # True where _setup stores its own copy of X (so prepare need not)
 
     # ---- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, weights=None):
-        """Fit to X (n, d) and y (n,), each example weighted by weights (n,) (default ones)."""
+    def fit(self, X, y, weights=None, warm_start=None):
+        """Fit to X (n, d) and y (n,), each example weighted by weights (n,) (default ones).
+        ``warm_start`` (optional) starts the optimiser at these parameters instead of the
+        initial ones — e.g. the parameters of a model fitted to nearly the same data."""
         self.prepare(X, y, weights)
-        self._finish(*self._minimise(self.theta_, warm=False))
+        if warm_start is None:
+            self._finish(*self._minimise(self.theta_, warm=False))
+        else:
+            start = self._check_theta(warm_start, "warm_start")
+            self._finish(*self._minimise(start, warm=True))
         return self
 
     def prepare(self, X, y, weights=None):

@@ -19,11 +19,13 @@ import warnings
 from functools import cached_property
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from .blas import single_threaded_blas
 from .curvature import as_precision, build_precision
 from .groups import GroupSolves
-from .validation import check_choice, check_float, check_fitted_model, check_indices, check_new_weights
+from .validation import (check_choice, check_float, check_fitted_model, check_indices, check_matrix,
+                         check_new_weights)
 
 # "mpe": the finite form; "influence": the first-order form; "official": the first-order form
 # with only the diagonal of V_i, as the paper's code computes it; "auto": the finite form with
@@ -170,6 +172,66 @@ class Sensitivity:
             d_theta, d_f = self._not_positive_definite(idx, d_theta, d_f)
         self._warn_if_unreliable(dw)
         return d_theta, d_f
+
+    # ---- data the model has not seen: added and moved points ----------------------------
+    def point_terms(self, X_new, y_new):
+        """What the MPE needs of new examples (x, y), read off the model at θ*:
+        J (m, k, P), f (m, k), e (m, k) and Λ (m, k, k)."""
+        model = self.model
+        X_new = check_matrix("X_new", X_new, n_features=model.n_features_in_)
+        y_enc = model.encode_targets(np.asarray(y_new), X_new.shape[0])
+        f = model.outputs(model.theta_, X_new)
+        lik = model.likelihood_
+        return model.jacobians(X_new), f, lik.errors(y_enc, f), lik.curvatures(y_enc, f)
+
+    def data_change(self, members=(), weights=0.0, X_add=None, y_add=None, add_weights=1.0,
+                    method="auto"):
+        """Δθ (P,) and Δf (m, k) for a change of the DATA: the training examples ``members`` get
+        new ``weights``, and new examples (X_add, y_add) enter with ``add_weights`` (their weight
+        before is 0). Δf lists the members' outputs first, then the added points'. One group form
+        (mpe-math §4): moving example i to x is members=[i], weights=0, X_add=[x], y_add=[y_i],
+        the weight changes Δw = −1 and +1; adding a point is X_add, y_add alone."""
+        method = self.resolve_method(method)
+        k = self.jacobians_.shape[1]
+        idx = (np.zeros(0, dtype=int) if np.size(members) == 0
+               else check_indices(members, self.n_examples, name="members"))
+        J, e, Lam = [self.jacobians_[idx]], [self.errors_[idx]], [self.curvatures_[idx]]
+        dw = [check_new_weights(weights, idx.shape) - self.model.weights_[idx]]
+        if X_add is not None:
+            J_a, _, e_a, Lam_a = self.point_terms(X_add, y_add)
+            J.append(J_a), e.append(e_a), Lam.append(Lam_a)
+            dw.append(check_new_weights(add_weights, (len(J_a),), name="add_weights"))
+        J, e, Lam, dw = (np.concatenate(a) for a in (J, e, Lam, dw))
+        m = len(dw)
+        if m == 0:
+            raise ValueError("data_change needs members or added points")
+        JM = J.reshape(m * k, -1)
+        SinvJT = self.precision_.solve(JM.T)                             # (P, mk)
+        VMM = JM @ SinvJT
+        LamM = block_diag(*Lam)
+        if method == "mpe" and idx.size:
+            self._warn_if_near_pole(VMM[None], LamM[None])
+        u, ok = woodbury_u(VMM, LamM, e.ravel(), np.repeat(dw, k), method)
+        if not ok:
+            warnings.warn("the perturbed precision is not positive definite for this change of "
+                          "the data; using the first-order (influence) estimate", FallbackWarning,
+                          stacklevel=2)
+        V_f = np.diag(np.diag(VMM)) if method == "official" else VMM
+        return param_change_from(SinvJT, u), pred_change_from(V_f, u).reshape(m, k)
+
+    def addition_changes(self, X_new, y_new, weight=1.0, method="auto"):
+        """Each new example (x_j, y_j) added ALONE with this weight, vectorised over j (a grid):
+        Δθ_j (m, P) and the change of its own output Δf_j (m, k). Adding is Δw = +weight, so the
+        finite form has no pole: u_j = (I + Δw Λ_jV_j)⁻¹ Δw e_j."""
+        method = self.resolve_method(method)
+        weight = check_float("weight", weight, low=0.0)
+        J, _, e, Lam = self.point_terms(X_new, y_new)
+        m, k, P = J.shape
+        SinvJT = self.precision_.solve(J.reshape(m * k, P).T).T.reshape(m, k, P).transpose(0, 2, 1)
+        V = np.einsum("mkp,mpl->mkl", J, SinvJT)                         # (m, k, k)
+        u, _ = woodbury_u(V, Lam, e, np.full((m, k), weight), method)
+        V_f = V * np.eye(k) if method == "official" else V
+        return param_change_from(SinvJT, u), pred_change_from(V_f, u)
 
     # ---- all examples at once ----------------------------------------------------------
     def pred_changes(self, weight=0.0, method="auto"):

@@ -31,6 +31,7 @@ STYLE = {
     "kfac":        {"color": "tab:pink", "linestyle": "-.", "marker": "p"},
     "last_layer":  {"color": "tab:olive", "linestyle": ":", "marker": "h"},
 }
+FIELD_CMAP = "Purples"   # the sensitivity field: how much a new point placed there would move the model
 LABELS = {"trained": "trained (all weights 1)", "mpe": "MPE, finite form",
           "first_order": "MPE, first order (influence function)", "refit": "refit (truth)",
           "official": "paper's code (first order, diagonal V)",
@@ -194,6 +195,16 @@ def probability_bars(ax, probs, classes, title="Class probabilities of the examp
     ax.set_ylabel("predicted probability")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="upper center", ncols=len(probs))
+
+
+def png_bytes(canvas):
+    """What an Agg canvas shows, as PNG bytes (an ipywidgets Image's value). Fast compression:
+    the explorers re-encode on every pointer or slider event."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB").save(buf, format="png",
+                                                                         compress_level=1)
+    return buf.getvalue()
 
 
 def png_output(canvas):

@@ -1,14 +1,34 @@
-"""Perturbation explorers: a slider sets ONE training example's weight (0 = removed, 1 = as
-trained, 2 = duplicated, up to 3) — or, in GroupExplorer, the common weight of a group — and the
-figure shows the MPE's prediction next to the truth from retraining.
+"""Explorers: change the training data with the pointer or a slider and watch the MPE's
+prediction beside the truth from retraining.
 
-Every explorer can be driven without a browser: ``update(weight)`` recomputes the MPE estimate
-and the refit, redraws, sets the readout and returns the numbers it shows. The figure is put
-into the Output widget through its state (``plot.outputs``), so it renders the same in
-JupyterLab, in a static HTML export and under nbval.
+- ``LinearRegressionExplorer`` and ``LogisticRegressionExplorer`` (2-D data, notebooks 1 and 4):
+  click a point to select it (the weight slider then drives it), drag it somewhere else, add a new
+  point with a chosen label; a heat map, the *sensitivity field*, shows how much a new point
+  placed anywhere on the plane would move the model; a δ slider refits the model; a toggle
+  switches between the finite and the first-order form.
+- ``DigitExplorer`` (a digit classifier, notebook 5): one image's weight; an MLP refit is
+  warm-started at the MPE's prediction.
+- ``StructureExplorer`` (notebook 5): the curvature structure (full, diagonal, KFAC, last layer)
+  and how its estimates correlate with refits.
+- ``TrainingExplorer`` (notebook 6): a checkpoint slider through training, the LOO estimate
+  beside the test loss.
+- ``GroupExplorer`` and ``DeltaExplorer`` (notebook 7): a group's common weight; δ along the LOO
+  curve.
 
-    >>> ex = linear_regression_explorer()       # the planted outlier of datasets.regression_1d
-    >>> ex.update(0.0)["est"]                   # its own fitted value's change when removed
+Every control can also be driven from Python and returns the numbers it shows, a dict with at
+least "est" (the MPE) and "true" (the refit, or the held-out quantity the estimate predicts):
+``update(weight)``, ``select(i)``, ``move(i, xy)``, ``add(xy, label)``,
+``set(delta=..., method=..., structure=..., checkpoint=...)`` (the arguments that apply), and
+``recompute()`` recomputes the current state from scratch (a fresh ``Sensitivity``, a refit from
+the default start) to check what is shown.
+
+Figures are drawn with matplotlib's Agg backend and sent as a PNG (an ``ipywidgets.Image``):
+what does not change is drawn once, each update redraws only the moving artists onto it
+(blitting). Pointer events come from ipyevents, in the image's own pixels.
+
+    >>> ex = logistic_regression_explorer()
+    >>> ex.select(7); ex.update(0.0)["est"]      # example 7 removed: the change of its P(y=1)
+    >>> ex.move(7, (0.5, 0.2))["true"]           # moved: the refit's change at its new place
 """
 import html
 
@@ -16,28 +36,113 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from sklearn.base import clone
 
 from . import datasets, plots
 from .models import LinearRegression, LogisticRegression, SoftmaxRegression
 from .mpe import METHODS, Sensitivity
-from .validation import check_choice, check_fitted_model, check_indices
+from .validation import check_choice, check_fitted_model, check_float, check_indices
 
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = 0.0, 3.0, 0.05
+# the two forms the method toggle offers (the others stay available from Python)
+FORMS = (("finite form", "mpe"), ("first order", "influence"))
+FORM_NAMES = {"mpe": "finite MPE form", "influence": "first-order form",
+              "official": "paper's code's form", "auto": "automatic form"}
+# the δ values the δ slider offers (the model's own δ is added when it is not among them)
+DELTAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+PICK_RADIUS = 12.0            # pixels: a press this close to a point selects it
+# An MLP refit (DigitExplorer) converges to this relative gradient tolerance from the MPE's
+# prediction: measured on digits, its Δp agrees with a refit to the model's tol within 4e-8.
+MLP_REFIT_TOL = 1e-6
 
 
-class PerturbationExplorer:
-    """A weight slider for one training example, a readout (MPE vs refit) and a figure.
+def _span(cls, text):
+    return f'<span class="{cls}">{html.escape(text)}</span>'
+
+
+class Explorer:
+    """What every explorer shares: controls, a readout (HTML), a figure (an Image widget) drawn
+    by blitting, and ``last``, the numbers shown. Subclasses provide ``setup(fig)`` (draw the
+    still part; list the changing artists in ``self.moving``), ``refresh(result)`` (move them),
+    ``readout_html(result)`` and ``summary()`` (one line shown where widgets cannot render)."""
+
+    def _build_view(self, controls, figsize, dpi):
+        self.readout = widgets.HTML()
+        self.readout.add_class("mpe-readout")
+        self.plot = widgets.Image(format="png")
+        self.plot.add_class("mpe-plot")
+        self.plot.layout.max_width = "100%"
+        self.controls = widgets.VBox(controls)
+        self.box = widgets.VBox([self.controls, self.readout, self.plot])
+        self.box.add_class("mpe-explorer")
+        self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.fig)
+        self.moving = []
+        self.setup(self.fig)
+        self.fig.canvas.draw()                  # lays out the figure once
+        self.fig.set_layout_engine("none")      # and freezes the layout
+        self.redraw_background()
+
+    def redraw_background(self):
+        """Draw the still part (every artist but the moving ones) and keep it for blitting."""
+        for artist in self.moving:
+            artist.set_animated(True)
+        self.fig.canvas.draw()
+        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def render(self):
+        """PNG bytes of the figure: the kept still part plus the moving artists."""
+        canvas = self.fig.canvas
+        canvas.restore_region(self._background)
+        for artist in self.moving:
+            self.fig.draw_artist(artist)
+        return plots.png_bytes(canvas)
+
+    def show(self, result):
+        """Redraw and set the readout for ``result``; returns it (also kept as ``last``)."""
+        self.refresh(result)
+        self.plot.value = self.render()
+        self.readout.value = self.readout_html(result)
+        self.last = result
+        return result
+
+    def summary(self):
+        r = getattr(self, "last", None)
+        numbers = "" if r is None else f": MPE {r['est']:.4f}, truth {r['true']:.4f}"
+        return (f"{type(self).__name__}{numbers} (an interactive widget: run the cells above in "
+                "Jupyter to use it)")
+
+    def _repr_mimebundle_(self, **kwargs):
+        # where the widget cannot be drawn (a notebook opened before running, a static view),
+        # show one line that agrees with the numbers instead of the widget's raw repr
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        return {**bundle, "text/plain": self.summary()}
+
+    # ---- method toggle shared by the MPE explorers ---------------------------------------------
+    def _method_toggle(self, method):
+        values = [v for _, v in FORMS]
+        options = list(FORMS) + ([] if method in values else [(FORM_NAMES[method], method)])
+        toggle = widgets.ToggleButtons(options=options, value=method, description="MPE form",
+                                       style={"button_width": "92px"})
+        toggle.add_class("mpe-method")
+        return toggle
+
+
+class PerturbationExplorer(Explorer):
+    """A weight slider for one training example (0 = removed, 1 = as trained, 2 = counted twice,
+    up to 3), a finite / first-order toggle, a readout (MPE vs refit) and a figure.
 
     Subclasses define ``compute(weight) -> dict`` (with keys "est" and "true": the headline
-    scalar), ``setup(fig)`` (draws what does not change and creates the artists that do, listed
-    in ``self.moving``) and ``refresh(weight, result)`` (moves those artists). The still part is
-    rendered once; each update redraws only the moving artists onto it (blitting), so an update
-    costs a few milliseconds of drawing plus the PNG encoding.
-    slow=True (for models whose refit takes a while) updates only when the slider is released
-    and shows "computing…" while it works.
-    """
+    scalar), ``setup(fig)`` and ``refresh(result)``. slow=True (models whose refit takes a
+    while) updates when the slider is released and says, while it is dragged, that the readout
+    belongs to the last weight computed."""
 
     headline = "change"
+    estimate_name = ""
+    needs_classifier = None           # True / False where the explorer draws one kind only
+    n_features = None                 # the number of input features the figure can draw
 
     def __init__(self, model, example, method="mpe", slow=False, figsize=(9.0, 3.4), dpi=80):
         self.model = check_fitted_model(model, classifier=self.needs_classifier)
@@ -47,24 +152,23 @@ class PerturbationExplorer:
         self.method = check_choice("method", method, METHODS)
         self.example = self.check_example(example)
         self.slow = slow
-        self.sensitivity = Sensitivity(model)
+        self.sensitivity = Sensitivity(self.model)
         self.slider = widgets.FloatSlider(value=1.0, min=WEIGHT_MIN, max=WEIGHT_MAX,
                                           step=WEIGHT_STEP, description="weight",
                                           readout_format=".2f", continuous_update=not slow)
         self.slider.add_class("mpe-weight-slider")
-        self.readout = widgets.HTML()
-        self.readout.add_class("mpe-readout")
-        self.plot = widgets.Output()
-        self.plot.add_class("mpe-plot")
-        self.box = widgets.VBox([self.slider, self.readout, self.plot])
-        self.box.add_class("mpe-explorer")
-        self._build_figure(figsize, dpi)
+        self.method_toggle = self._method_toggle(self.method)
         self._syncing = False
+        self._build_view(self.extra_controls() + [self.slider, self.method_toggle], figsize, dpi)
         self.slider.observe(self._on_slider, names="value")
-        self.last = self.update(self.slider.value)
+        self.method_toggle.observe(self._on_method, names="value")
+        if slow:
+            self._watch_drag()
+        self.update(self.slider.value)
 
-    needs_classifier = None           # True / False where the explorer draws one kind only
-    n_features = None                 # the number of input features the figure can draw
+    def extra_controls(self):
+        """Controls above the weight slider (none by default)."""
+        return []
 
     def check_example(self, example):
         """The validated index of the perturbed example (a subclass may perturb a group)."""
@@ -81,20 +185,17 @@ class PerturbationExplorer:
     def setup(self, fig):
         raise NotImplementedError
 
-    def refresh(self, weight, result):
+    def refresh(self, result):
         raise NotImplementedError
 
-    # ---- the update --------------------------------------------------------------------
+    # ---- the controls, from Python -----------------------------------------------------------
     def perturbed_weights(self, weight):
         """The model's weights with the chosen example's weight replaced (n,)."""
         w = self.model.weights_.copy()
         w[self.example] = weight
         return w
 
-    def update(self, weight):
-        """Recompute the MPE estimate and the refit for this weight, redraw, set the readout.
-
-        Returns the numbers shown: a dict with at least "weight", "est" and "true"."""
+    def check_weight(self, weight):
         try:
             weight = float(weight)
         except (TypeError, ValueError):
@@ -102,22 +203,54 @@ class PerturbationExplorer:
                              f"got {weight!r}") from None
         if not WEIGHT_MIN <= weight <= WEIGHT_MAX:
             raise ValueError(f"weight must be a number in [{WEIGHT_MIN}, {WEIGHT_MAX}]; got {weight}")
-        if self.slider.value != weight:          # keep the slider in step when driven from code
+        return weight
+
+    def _set_quietly(self, control, value):
+        """Move a control to ``value`` without triggering its observer (driven from code)."""
+        if control.value != value:
             self._syncing = True
             try:
-                self.slider.value = weight
+                control.value = value
             finally:
                 self._syncing = False
+
+    def update(self, weight):
+        """The weight slider: recompute the MPE estimate and the refit for this weight, redraw,
+        set the readout. Returns the numbers shown: a dict with at least "weight", "est" and
+        "true"."""
+        weight = self.check_weight(weight)
+        self._set_quietly(self.slider, weight)
         if self.slow:
             self.readout.value = (f"<b>computing…</b> refitting with weight "
-                                  f"<span class=\"mpe-weight\">{weight:.2f}</span>")
-        result = dict(self.compute(weight), weight=weight)
-        self.refresh(weight, result)
-        self.plot.outputs = (self._render(),)
-        self.readout.value = self.readout_html(result)
-        self.last = result
-        return result
+                                  f"{_span('mpe-pending', f'{weight:.2f}')}")
+        return self.show(dict(self.compute(weight), weight=weight, method=self.method))
 
+    def set(self, method=None):
+        """The method toggle ("mpe": finite form, "influence": first order, or "official",
+        "auto"): recompute with that form; returns the numbers shown."""
+        if method is not None:
+            self.method = check_choice("method", method, METHODS)
+            if self.method not in [v for _, v in self.method_toggle.options]:
+                self.method_toggle.options = [*self.method_toggle.options,
+                                              (FORM_NAMES[self.method], self.method)]
+            self._set_quietly(self.method_toggle, self.method)
+            self.method_changed()
+        return self.update(self.slider.value)
+
+    def method_changed(self):
+        """Redraw what depends on the form (nothing by default)."""
+
+    def recompute(self):
+        """The current state's numbers from scratch: a fresh Sensitivity of the model and a refit
+        from the model's default start (a check on what the readout shows)."""
+        fresh = Sensitivity(self.model)
+        kept, self.sensitivity = self.sensitivity, fresh
+        try:
+            return dict(self.compute(self.last["weight"], cold=True), weight=self.last["weight"])
+        finally:
+            self.sensitivity = kept
+
+    # ---- the readout -------------------------------------------------------------------------
     def subject(self):
         return f"Example {self.example}"
 
@@ -126,194 +259,618 @@ class PerturbationExplorer:
         return ""
 
     def readout_html(self, r):
-        form = "finite MPE form" if self.method == "mpe" else "first-order form"
-        return (f"{self.subject()}, weight <span class=\"mpe-weight\">{r['weight']:.2f}</span>"
+        return (f"{self.subject()}, weight {_span('mpe-weight', format(r['weight'], '.2f'))}"
                 f" &nbsp;|&nbsp; {html.escape(self.headline)}: MPE{self.estimate_name} "
-                f"<span class=\"mpe-est\">{r['est']:.4f}</span> vs refit "
-                f"<span class=\"mpe-true\">{r['true']:.4f}</span>{self.readout_extra(r)}"
-                f" &nbsp;<small>({form})</small>")
+                f"{_span('mpe-est', format(r['est'], '.4f'))} vs refit "
+                f"{_span('mpe-true', format(r['true'], '.4f'))}{self.readout_extra(r)}"
+                f" &nbsp;<small>({FORM_NAMES[self.method]})</small>")
 
-    estimate_name = ""
-
+    # ---- events ------------------------------------------------------------------------------
     def _on_slider(self, change):
         if not self._syncing:
             self.update(change["new"])
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.box)
+    def _on_method(self, change):
+        if not self._syncing:
+            self.set(method=change["new"])
 
-    # ---- drawing: the still part once, the moving artists on every update ------------------
-    def _build_figure(self, figsize, dpi):
-        self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.fig)
-        self.moving = []
-        self.setup(self.fig)
-        for artist in self.moving:
-            artist.set_animated(True)
-        self.fig.canvas.draw()                  # lays out and draws the still part
-        self.fig.set_layout_engine("none")      # freeze the layout
-        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+    def _watch_drag(self):
+        """While the slider of a slow explorer is dragged, say the readout is for the last
+        weight computed (the refit starts when the slider is released)."""
+        from ipyevents import Event
 
-    def _render(self):
-        canvas = self.fig.canvas
-        canvas.restore_region(self._background)
-        for artist in self.moving:
-            self.fig.draw_artist(artist)
-        return plots.png_output(canvas)
+        self._drag_events = Event(source=self.slider, watched_events=["mousedown", "touchstart"])
+        self._drag_events.on_dom_event(self._on_drag_start)
+
+    def _on_drag_start(self, event):
+        if getattr(self, "last", None) is None:
+            return
+        self.readout.value = (f"<b>stale</b> while you drag: the numbers below are for weight "
+                              f"{self.last['weight']:.2f}; the refit runs when you release the "
+                              f"slider<br>{self.readout_html(self.last)}")
 
 
-class LinearRegressionExplorer(PerturbationExplorer):
-    """1-D linear regression: the fitted line after re-weighting, MPE and refit drawn together
-    (they coincide: the MPE is exact for a quadratic loss), and the parameter change as bars.
+# ==================================================================================== 2-D data
+class PlaneExplorer(PerturbationExplorer):
+    """2-D data you can touch: click a point to select it (the weight slider drives the selected
+    point), drag it to move it, switch the pointer to "add a point" and click to add one; a δ
+    slider refits the model; the heat map (the sensitivity field) shows how much a new point
+    placed there would change the model's predictions on the training data.
 
-    Headline: Δf_i, the change of the chosen example's own fitted value."""
+    One change at a time, always from the trained model: selecting a point undoes the last move
+    or addition. Moving example i to x is the group form with weight changes −1 (at its old
+    place) and +1 (at x); adding a point is a weight change 0 → w for data the model has never
+    seen. The refit for a move or an addition is a new fit to the changed data, warm-started at
+    the MPE's prediction (the optimum does not depend on the start: the models are convex).
 
-    headline = "Δf_i (change of this example's fitted value)"
-    needs_classifier = False
+    Subclasses define how the data sit on the plane (``plane_points``, ``example_at``), the
+    headline output (``output``) and the figure's model lines (``draw_model``)."""
 
-    n_features = 1
+    field_grid = (48, 36)
+    param_names = ()
 
-    @property
-    def grid(self):
-        x = self.model.X_[:, 0]
-        return np.linspace(x.min() - 0.3, x.max() + 0.3, 2)[:, None]
+    def __init__(self, model, example, method="mpe", field=True, deltas=DELTAS,
+                 figsize=(10.0, 4.8), dpi=80, **kw):
+        self.action = {"kind": "weight", "example": int(example)}
+        self.show_field = bool(field)
+        self._deltas = deltas
+        self._drag = None
+        self._field_values = None
+        super().__init__(model, example, method=method, figsize=figsize, dpi=dpi, **kw)
+        self._watch_pointer()
 
-    def compute(self, weight):
-        i, s = self.example, self.sensitivity
-        refit = self.model.refit(self.perturbed_weights(weight))
-        d_theta_est = s.param_change(i, weight, self.method)
-        d_theta_true = refit.theta_ - self.model.theta_
-        est = float(s.pred_change(i, weight, self.method)[0])
-        true = float(refit.train_outputs()[i, 0] - s.outputs_[i, 0])
-        return {"est": est, "true": true, "param_change_est": d_theta_est,
-                "param_change_true": d_theta_true, "theta_refit": refit.theta_}
+    # ---- what a subclass provides --------------------------------------------------------------
+    def plane_points(self):
+        """Where the training examples sit on the plane (n, 2)."""
+        raise NotImplementedError
 
-    def _line(self, theta):
-        return self.model.with_theta(theta).predict(self.grid)
+    def example_at(self, xy, label=None):
+        """The example (x row (d,), target as the model takes it) that a point at ``xy`` stands
+        for; ``label`` is a class index for classifiers (ignored where the plane gives y)."""
+        raise NotImplementedError
+
+    def output(self, f):
+        """The headline output for outputs f (m, k): f itself or a probability (m,)."""
+        raise NotImplementedError
+
+    def draw_model(self, line, theta):
+        raise NotImplementedError
+
+    def label_control(self):
+        """A control choosing the label of added points (None when the plane gives it)."""
+        return None
+
+    # ---- controls ----------------------------------------------------------------------------
+    def extra_controls(self):
+        delta = float(self.model.delta)
+        options = sorted({*map(float, self._deltas), delta})
+        self.delta_slider = widgets.SelectionSlider(options=[(f"{d:g}", d) for d in options],
+                                                    value=delta, description="δ (prior)",
+                                                    continuous_update=False)
+        self.delta_slider.add_class("mpe-delta-slider")
+        self.mode = widgets.ToggleButtons(options=[("select / drag", "select"),
+                                                   ("add a point", "add")], value="select",
+                                          description="pointer", style={"button_width": "110px"})
+        self.mode.add_class("mpe-mode")
+        self.field_box = widgets.Checkbox(value=self.show_field, description="sensitivity field",
+                                          indent=False)
+        self.field_box.add_class("mpe-field")
+        self.label = self.label_control()
+        row = [self.mode] + ([self.label] if self.label is not None else []) + [self.field_box]
+        self.delta_slider.observe(lambda c: None if self._syncing else self.set(delta=c["new"]),
+                                  names="value")
+        self.field_box.observe(lambda c: None if self._syncing else self.set(field=c["new"]),
+                               names="value")
+        if self.label is not None:
+            self.label.observe(lambda c: None if self._syncing else self.set(label=c["new"]),
+                               names="value")
+        return [widgets.HBox(row), self.delta_slider]
+
+    def _watch_pointer(self):
+        from ipyevents import Event
+
+        self._press_events = Event(source=self.plot, prevent_default_action=True,
+                                   watched_events=["mousedown", "mouseup", "mouseleave"])
+        self._press_events.on_dom_event(self._on_pointer)
+        self._move_events = Event(source=self.plot, watched_events=["mousemove"],
+                                  throttle_or_debounce="throttle", wait=40)
+        self._move_events.on_dom_event(self._on_pointer)
+
+    # ---- pixels <-> data ---------------------------------------------------------------------
+    def pixel_of(self, xy):
+        """Image pixel (x right, y down) of a point of the plane (what ipyevents reports)."""
+        px, py = self.ax_plane.transData.transform(np.asarray(xy, dtype=float))
+        return float(px), float(self.fig.bbox.height - py)
+
+    def data_xy(self, px, py):
+        """The point of the plane at image pixel (px, py), or None outside the plane's axes."""
+        display = (float(px), float(self.fig.bbox.height - py))
+        if not self.ax_plane.bbox.contains(*display):
+            return None
+        x, y = self.ax_plane.transData.inverted().transform(display)
+        return float(x), float(y)
+
+    def nearest(self, px, py):
+        """The training example drawn within PICK_RADIUS pixels of (px, py), or None."""
+        pts = self.ax_plane.transData.transform(self.plane_points())
+        d = np.hypot(pts[:, 0] - px, pts[:, 1] - (self.fig.bbox.height - py))
+        i = int(np.argmin(d))
+        return i if d[i] <= PICK_RADIUS else None
+
+    # ---- events ------------------------------------------------------------------------------
+    def _on_pointer(self, event):
+        kind, px, py = event.get("type"), event.get("dataX"), event.get("dataY")
+        if px is None or py is None:
+            return
+        xy = self.data_xy(px, py)
+        if kind == "mousedown":
+            if xy is None:
+                return
+            if self.mode.value == "add":
+                self.add(xy, self.label.value if self.label is not None else None)
+                return
+            i = self.nearest(px, py)
+            if i is not None:
+                self._drag = (i, False)
+                if self.action != {"kind": "weight", "example": i} or self.slider.value != 1.0:
+                    self.select(i)
+        elif kind == "mousemove":
+            if self._drag is not None and xy is not None and event.get("buttons", 1):
+                self._drag = (self._drag[0], True)
+                self.move(self._drag[0], xy)
+        elif kind in ("mouseup", "mouseleave"):
+            if self._drag is not None and self._drag[1] and xy is not None:
+                self.move(self._drag[0], xy)
+            self._drag = None
+
+    # ---- the actions, from Python ------------------------------------------------------------
+    def select(self, i):
+        """Select training example i: the weight slider drives it from now on (at weight 1, as
+        trained; the last move or addition is undone). Returns the numbers shown (all 0)."""
+        i = self.check_example(i)
+        self.example = i
+        self.action = {"kind": "weight", "example": i}
+        return self.update(1.0)
+
+    def move(self, i, xy):
+        """Move training example i to ``xy`` on the plane (keeping its label): the MPE's group
+        form with Δw = −1 at the old place and +1 at the new one, beside a refit to the moved
+        data. Returns the numbers shown: "est"/"true" are the change of the output at the new
+        place."""
+        i = self.check_example(i)
+        self.example = i
+        self.action = {"kind": "move", "example": i, "xy": self._check_xy(xy)}
+        self._set_quietly(self.slider, 1.0)
+        return self.show(dict(self.compute(1.0), weight=1.0, method=self.method))
+
+    def add(self, xy, label=None):
+        """Add a new example at ``xy`` (with ``label`` where the plane does not give it) at
+        weight 1 — data the model has never seen, Δw = 0 → 1. The weight slider then drives its
+        weight. Returns the numbers shown: the change of the output at the new point."""
+        xy = self._check_xy(xy)
+        label = self.check_label(label)
+        self.action = {"kind": "add", "xy": xy, "label": label}
+        self._set_quietly(self.slider, 1.0)
+        return self.show(dict(self.compute(1.0), weight=1.0, method=self.method))
+
+    def update(self, weight):
+        """The weight slider: the weight of the selected example (or of the added point)."""
+        if self.action["kind"] == "move":             # a weight undoes the move
+            self.action = {"kind": "weight", "example": self.example}
+        return super().update(weight)
+
+    def set(self, delta=None, method=None, field=None, label=None):
+        """δ refits the model (and the field, and the current change); method switches the form;
+        field shows or hides the heat map; label is the class of added points (and of the field's
+        imagined new point). Returns the numbers shown."""
+        background = False
+        if delta is not None:
+            delta = check_float("delta", delta, low=0.0)
+            self._refit_base(delta)
+            background = True
+        if field is not None:
+            self.show_field = bool(field)
+            self._set_quietly(self.field_box, self.show_field)
+            background = True
+        if label is not None and self.label is not None:
+            self._set_quietly(self.label, self.check_label(label))
+            if self.action["kind"] == "add":
+                self.action = dict(self.action, label=self.label.value)
+            background = True
+        if method is not None:
+            self.method = check_choice("method", method, METHODS)
+            self._set_quietly(self.method_toggle, self.method)
+            background = True
+        if background:
+            self.draw_still()
+            self.redraw_plane()
+        weight = self.slider.value
+        return self.show(dict(self.compute(weight), weight=weight, method=self.method))
+
+    def _refit_base(self, delta):
+        """The model refitted with prior precision δ (warm-started at the current θ*)."""
+        m = self.model
+        y = m.classes_[m.y_] if m.likelihood_.is_classifier else m.y_
+        new = clone(m).set_params(delta=delta).fit(m.X_, y, m.weights_, warm_start=m.theta_)
+        self.model, self.sensitivity = new, Sensitivity(new)
+        self._set_quietly(self.delta_slider, delta)
+
+    def _check_xy(self, xy):
+        xy = np.asarray(xy, dtype=float)
+        if xy.shape != (2,) or not np.all(np.isfinite(xy)):
+            raise ValueError(f"xy must be a point (x, y) on the plane; got {xy!r}")
+        return (float(xy[0]), float(xy[1]))
+
+    def check_label(self, label):
+        return None
+
+    def label_name(self, label):
+        return str(label)
+
+    # ---- the numbers -------------------------------------------------------------------------
+    def changed_data(self, weight):
+        """The training data after the current change: X (n', d), targets (n',), weights (n'),
+        and the row whose output is the headline (the example, or the moved / added point)."""
+        m, a = self.model, self.action
+        y = m.classes_[m.y_] if m.likelihood_.is_classifier else m.y_.copy()
+        X, w = m.X_.copy(), m.weights_.copy()
+        if a["kind"] == "weight":
+            w[a["example"]] = weight
+            return X, y, w, a["example"]
+        if a["kind"] == "move":
+            X[a["example"]], y[a["example"]] = self.example_at(a["xy"], m.y_[a["example"]])
+            return X, y, w, a["example"]
+        x_new, y_new = self.example_at(a["xy"], a["label"])
+        return (np.vstack([X, x_new]), np.append(y, y_new), np.append(w, weight), len(X))
+
+    def estimate(self, weight):
+        """Δθ (P,) and the change of the headline row's outputs (k,) by the MPE."""
+        s, a, m = self.sensitivity, self.action, self.model
+        if a["kind"] == "weight":
+            d_theta, d_f = s.data_change([a["example"]], weight, method=self.method)
+        elif a["kind"] == "move":
+            i = a["example"]
+            x_new, y_new = self.example_at(a["xy"], m.y_[i])
+            d_theta, d_f = s.data_change([i], 0.0, X_add=x_new[None], y_add=[y_new],
+                                         method=self.method)
+        else:
+            x_new, y_new = self.example_at(a["xy"], a["label"])
+            d_theta, d_f = s.data_change(X_add=x_new[None], y_add=[y_new], add_weights=weight,
+                                         method=self.method)
+        return d_theta, d_f[-1]
+
+    def compute(self, weight, cold=False):
+        m = self.model
+        X, y, w, row = self.changed_data(weight)
+        d_theta, d_f = self.estimate(weight)
+        x_row = X[row:row + 1]
+        f0 = m.outputs(m.theta_, x_row)
+        start = None if cold else m.theta_ + d_theta
+        if self.action["kind"] == "weight":
+            refit = m.refit(w, warm_start=start)
+        else:
+            refit = clone(m).fit(X, y, w, warm_start=start if not cold else None)
+        before = self.output(f0)[0]
+        est = self.output(f0 + d_f)[0] - before
+        true = self.output(refit.outputs(refit.theta_, x_row))[0] - before
+        return {"est": float(est), "true": float(true), "kind": self.action["kind"],
+                "example": None if self.action["kind"] == "add" else self.example,
+                "xy": self.action.get("xy"), "label": self.action.get("label"),
+                "delta": float(m.delta), "param_change_est": d_theta,
+                "param_change_true": refit.theta_ - m.theta_,
+                "theta_est": m.theta_ + d_theta, "theta_refit": refit.theta_}
+
+    def recompute(self):
+        kept, self.sensitivity = self.sensitivity, Sensitivity(self.model)
+        try:
+            weight = self.last["weight"]
+            return dict(self.compute(weight, cold=True), weight=weight, method=self.method)
+        finally:
+            self.sensitivity = kept
+
+    def field(self):
+        """The sensitivity field on the plane's grid: for a new point placed at each grid point
+        (with the chosen label), the mean over the training examples of the size of the change of
+        their headline output, |Δf| or |Δp|, by the current form. Returns (xs, ys, values)."""
+        (x0, x1), (y0, y1) = self.ax_plane.get_xlim(), self.ax_plane.get_ylim()
+        xs, ys = np.linspace(x0, x1, self.field_grid[0]), np.linspace(y0, y1, self.field_grid[1])
+        gx, gy = np.meshgrid(xs, ys)
+        label = self.label.value if self.label is not None else None
+        rows = [self.example_at((a, b), label) for a, b in zip(gx.ravel(), gy.ravel())]
+        X_new = np.array([r[0] for r in rows])
+        y_new = np.array([r[1] for r in rows])
+        s = self.sensitivity
+        d_theta, _ = s.addition_changes(X_new, y_new, 1.0, method=self.method)
+        d_f = np.einsum("nkp,gp->gnk", s.jacobians_, d_theta)               # (G, n, k)
+        f = s.outputs_[None] + d_f
+        before = self.output(s.outputs_)
+        after = self.output(f.reshape(-1, f.shape[-1])).reshape(len(X_new), -1)
+        seen = self.model.weights_ > 0
+        return xs, ys, np.abs(after - before)[:, seen].mean(axis=1).reshape(gx.shape)
+
+    # ---- the figure ----------------------------------------------------------------------------
+    headline_short = "Δ output"
+    field_label = "mean |Δ| on the training points"
 
     def setup(self, fig):
-        ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.6, 1))
-        m, xg, nan = self.model, self.grid[:, 0], np.full(2, np.nan)
-        i = self.example
-        plots.fitted_lines(ax1, m.X_, m.y_, {
-            "trained (all weights 1)": (xg, m.predict(self.grid), {"color": plots.BEFORE_COLOR, "linestyle": ":"}),
-            "MPE prediction": (xg, nan, {"color": plots.MPE_COLOR, "linewidth": 4, "alpha": 0.5}),
-            "refit": (xg, nan, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
-        }, title="Re-weighting one example: MPE line and refit line coincide")
-        self.line_est, self.line_true = ax1.get_lines()[-2:]
-        self.marker, = ax1.plot(m.X_[i, 0], m.y_[i], "o", color="crimson", zorder=3,
-                                label=f"example {i} (size = weight)")
-        ax1.legend(fontsize=7, loc="upper left")
-        # bar heights move; the axis range covers every weight on the slider
-        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
-        reach = max(np.abs(self.sensitivity.param_change(i, w, self.method)).max() for w in grid)
-        zero = np.zeros(m.n_params_)
-        plots.param_bars(ax2, ["intercept", "slope"], zero, zero)
-        ax2.set_ylim(-1.15 * reach - 1e-9, 1.15 * reach + 1e-9)
-        self.bars = [p for c in ax2.containers for p in c.patches]
-        self.moving = [self.line_est, self.line_true, self.marker, *self.bars]
+        gs = fig.add_gridspec(1, 2, width_ratios=(2.6, 1))
+        self.ax_plane = ax = fig.add_subplot(gs[0])
+        self.ax_bars = fig.add_subplot(gs[1])
+        P = self.plane_points()
+        pad = 0.12 * (P.max(axis=0) - P.min(axis=0)) + 0.1
+        ax.set_xlim(P[:, 0].min() - pad[0], P[:, 0].max() + pad[0])
+        ax.set_ylim(P[:, 1].min() - pad[1], P[:, 1].max() + pad[1])
+        self.field_image = ax.imshow(np.zeros((2, 2)), origin="lower", aspect="auto",
+                                     extent=(*ax.get_xlim(), *ax.get_ylim()),
+                                     cmap=plots.FIELD_CMAP, alpha=0.75, zorder=0,
+                                     interpolation="bilinear", vmin=0.0, vmax=1.0)
+        self.colorbar = fig.colorbar(self.field_image, ax=ax, pad=0.01, fraction=0.05)
+        self.colorbar.set_label(self.field_label, fontsize=7)
+        self.colorbar.ax.tick_params(labelsize=6)
+        self.trained_line, = ax.plot([], [], **plots.style("trained"), linewidth=1.5,
+                                     label=plots.LABELS["trained"])
+        self.line_est, = ax.plot([], [], **plots.style("mpe"), linewidth=4, alpha=0.5,
+                                 label="MPE prediction")
+        self.line_true, = ax.plot([], [], **plots.style("refit"), linewidth=1.5,
+                                  label=plots.LABELS["refit"])
+        self.draw_points(ax)
+        self.ghost, = ax.plot([], [], "o", markersize=11, markerfacecolor="none",
+                              markeredgecolor=plots.STYLE["selected"]["color"], linestyle="none",
+                              markeredgewidth=1.2, label="where it was (moved) / removed")
+        self.marker, = ax.plot([], [], **plots.style("selected", line=False), markersize=13,
+                               markeredgecolor="black", linestyle="none",
+                               label="selected / added point")
+        ax.set_title("Click a point, drag it, or add one: MPE vs refit", fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3,
+                  borderaxespad=0)          # under the plane, never on the data
+        bars = self.ax_bars
+        pos = np.arange(len(self.param_names))
+        self.bars_est = bars.bar(pos - 0.2, np.zeros(len(pos)), width=0.4,
+                                 color=plots.STYLE["mpe"]["color"], label="MPE").patches
+        self.bars_true = bars.bar(pos + 0.2, np.zeros(len(pos)), width=0.4,
+                                  color=plots.STYLE["refit"]["color"], label="refit").patches
+        bars.axhline(0, color="0.3", linewidth=0.8)
+        bars.set_xticks(pos, self.param_names, fontsize=7)
+        bars.set_ylabel("parameter change Δθ", fontsize=8)
+        bars.set_title("Δθ: MPE vs refit", fontsize=9)
+        bars.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2,
+                    borderaxespad=0)
+        # the bar chart's scale follows the change, so the whole small Axes is redrawn each time
+        self.moving = [self.points_artist, self.ghost, self.line_est, self.line_true,
+                       self.marker, bars]
+        self.draw_still()
 
-    def refresh(self, weight, r):
-        self.line_est.set_ydata(self._line(self.model.theta_ + r["param_change_est"]))
-        self.line_true.set_ydata(self._line(r["theta_refit"]))
-        self.marker.set_markersize(10 if weight == 0 else 3 + 4 * weight)
-        self.marker.set_markerfacecolor("none" if weight == 0 else "crimson")
-        for bar, h in zip(self.bars, [*r["param_change_est"], *r["param_change_true"]]):
+    def draw_points(self, ax):
+        raise NotImplementedError
+
+    def draw_still(self):
+        """What changes with δ, the form, the label or the field switch: the heat map and the
+        trained model's line."""
+        self.draw_model(self.trained_line, self.model.theta_)
+        self.field_image.set_visible(self.show_field)
+        if self.show_field:
+            xs, ys, values = self.field()
+            self.field_max = float(values.max())
+            # relative to the largest value on the plane (shown in the readout): the colour bar
+            # keeps its ticks, so a change of δ or label redraws only the inside of the plane
+            self.field_image.set_data(values / max(self.field_max, 1e-300))
+            self.field_image.set_extent((xs[0], xs[-1], ys[0], ys[-1]))
+
+    def redraw_plane(self):
+        """Redraw the inside of the plane (heat map, trained line) onto the kept still part."""
+        canvas, ax = self.fig.canvas, self.ax_plane
+        canvas.restore_region(self._background)
+        for artist in (ax.patch, self.field_image, self.trained_line, *ax.spines.values()):
+            if artist.get_visible():
+                self.fig.draw_artist(artist)
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
+
+    def refresh(self, r):
+        a = self.action
+        self.draw_model(self.line_est, r["theta_est"])
+        self.draw_model(self.line_true, r["theta_refit"])
+        self.move_points(r)
+        P = self.plane_points()
+        w = r["weight"]
+        if a["kind"] == "add":
+            self.marker.set_data([a["xy"][0]], [a["xy"][1]])
+            self.marker.set_marker(plots.STYLE["added"]["marker"])
+            self.ghost.set_data([], [])
+        elif a["kind"] == "move":
+            self.marker.set_data([a["xy"][0]], [a["xy"][1]])
+            self.marker.set_marker(plots.STYLE["selected"]["marker"])
+            self.ghost.set_data([P[a["example"], 0]], [P[a["example"], 1]])
+        else:
+            self.marker.set_data([P[a["example"], 0]], [P[a["example"], 1]])
+            self.marker.set_marker(plots.STYLE["selected"]["marker"])
+            self.ghost.set_data(*(([P[a["example"], 0]], [P[a["example"], 1]]) if w == 0
+                                  else ([], [])))
+        self.marker.set_markersize(6 + 5 * w if w > 0 else 0)
+        heights = [*r["param_change_est"], *r["param_change_true"]]
+        reach = max(float(np.max(np.abs(heights))), 1e-6)
+        self.ax_bars.set_ylim(-1.25 * reach, 1.25 * reach)
+        for bar, h in zip([*self.bars_est, *self.bars_true], heights):
             bar.set_height(h)
 
+    def move_points(self, r):
+        """Training points as the change leaves them (the moved one hidden at its old place)."""
+        P = self.plane_points().copy()
+        sizes = np.full(len(P), 16.0)
+        if r["kind"] == "move":
+            P[self.action["example"]] = self.action["xy"]
+        elif r["kind"] == "weight":
+            sizes[self.action["example"]] = 16.0 * r["weight"]
+        self.points_artist.set_offsets(P)
+        self.points_artist.set_sizes(sizes)
 
-class LogisticRegressionExplorer(PerturbationExplorer):
-    """Binary logistic regression on 2-D data: the decision boundary moving with the weight
-    (MPE vs refit), and the change of the example's probability against its weight for the
-    finite and the first-order forms and the refit.
+    # ---- the readout ---------------------------------------------------------------------------
+    def readout_html(self, r):
+        a = self.action
+        if a["kind"] == "weight":
+            what = (f"{_span('mpe-action', 'weight')} of example "
+                    f"{_span('mpe-example', str(a['example']))}")
+            where = "at the example"
+        elif a["kind"] == "move":
+            what = (f"example {_span('mpe-example', str(a['example']))} "
+                    f"{_span('mpe-action', 'moved')} to ({a['xy'][0]:.2f}, {a['xy'][1]:.2f})")
+            where = "at its new place"
+        else:
+            lab = "" if a.get("label") is None else f", label {html.escape(self.label_name(a['label']))}"
+            what = (f"{_span('mpe-action', 'added')} point at ({a['xy'][0]:.2f}, "
+                    f"{a['xy'][1]:.2f}){lab}")
+            where = "at the new point"
+        return (f"{what}, weight {_span('mpe-weight', format(r['weight'], '.2f'))}, "
+                f"δ = {_span('mpe-delta', format(r['delta'], 'g'))} &nbsp;|&nbsp; "
+                f"{html.escape(self.headline_short)} {where}: MPE "
+                f"{_span('mpe-est', format(r['est'], '.4f'))} vs refit "
+                f"{_span('mpe-true', format(r['true'], '.4f'))}"
+                f" &nbsp;<small>({FORM_NAMES[self.method]}"
+                + (f"; field: largest value {self.field_name} = "
+                   f"{_span('mpe-field-max', format(self.field_max, '.3g'))}"
+                   if self.show_field else "") + ")</small>")
 
-    Headline: Δp_i, the change of the chosen example's predicted probability P(y = 1)."""
+    def summary(self):
+        r = getattr(self, "last", None)
+        if r is None:
+            return super().summary()
+        return (f"{type(self).__name__} ({r['kind']}, weight {r['weight']:.2f}): MPE "
+                f"{r['est']:.4f}, refit {r['true']:.4f} — an interactive widget: run the cells "
+                "above in Jupyter to click, drag and add points")
 
-    headline = "Δp_i (change of this example's predicted P(y=1))"
+
+class LinearRegressionExplorer(PlaneExplorer):
+    """1-D linear regression on the (x, y) plane: the fitted line as it would be after the
+    change (MPE, thick blue) and after refitting (orange, dashed) — they coincide, because the
+    MPE is exact for a quadratic loss, for weights, moves and additions alike.
+
+    Headline: the change of the fitted value f at the selected (or moved / added) point."""
+
+    headline = "Δf at the example (change of its fitted value)"
+    headline_short = "Δf"
+    field_name = "mean |Δf|"
+    field_label = "sensitivity field: mean |Δf| if a point\nwere added here (share of the largest)"
+    needs_classifier = False
+    n_features = 1
+    param_names = ("intercept", "slope")
+
+    def plane_points(self):
+        return np.column_stack([self.model.X_[:, 0], self.model.y_])
+
+    def example_at(self, xy, label=None):
+        return np.array([xy[0]]), float(xy[1])
+
+    def output(self, f):
+        return np.asarray(f)[:, 0]
+
+    def draw_model(self, line, theta):
+        x = np.array(self.ax_plane.get_xlim())
+        line.set_data(x, self.model.with_theta(theta).predict(x[:, None]))
+
+    def draw_points(self, ax):
+        P = self.plane_points()
+        self.points_artist = ax.scatter(P[:, 0], P[:, 1], s=16, color="0.25", zorder=2,
+                                        label="training data")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+
+
+class LogisticRegressionExplorer(PlaneExplorer):
+    """Binary logistic regression on 2-D data: the decision boundary (p = 0.5) after the change
+    by the MPE and by a refit; the field is for a new point of the class chosen under "new
+    point's class".
+
+    Headline: the change of P(y = 1) at the selected (or moved / added) point."""
+
+    headline = "Δp at the example (change of its predicted P(y=1))"
+    headline_short = "ΔP(y=1)"
+    field_name = "mean |Δp|"
     needs_classifier = True
-
     n_features = 2
+    param_names = ("θ0 (bias)", "θ1 (x1)", "θ2 (x2)")
 
     def __init__(self, model, example, class_names=None, **kw):
         self.class_names = class_names
+        self.field_label = ("sensitivity field: mean |Δp| if a point of the\nchosen class "
+                            "were added here (share of the largest)")
         super().__init__(model, example, **kw)
 
-    def _prob(self, f):
-        return float(self.model.likelihood_.probabilities(np.atleast_2d(f))[0, 1])
+    def _name(self, c):
+        return str(self.class_names[c]) if self.class_names is not None else f"class {c}"
 
-    def compute(self, weight):
-        i, s = self.example, self.sensitivity
-        refit = self.model.refit(self.perturbed_weights(weight))
-        p0 = self._prob(s.outputs_[i])
-        est = self._prob(s.outputs_[i] + s.pred_change(i, weight, self.method)) - p0
-        true = self._prob(refit.train_outputs()[i]) - p0
-        return {"est": est, "true": true,
-                "theta_est": self.model.theta_ + s.param_change(i, weight, self.method),
-                "theta_refit": refit.theta_}
+    label_name = _name
 
-    def curves(self):
-        """Δp_i on the slider's grid of weights: finite form, first-order form, refit."""
-        i, s = self.example, self.sensitivity
-        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
-        p0 = self._prob(s.outputs_[i])
-        est = {m: [self._prob(s.outputs_[i] + s.pred_change(i, w, m)) - p0 for w in grid]
-               for m in ("mpe", "influence")}
-        true = [self._prob(self.model.refit(self.perturbed_weights(w)).train_outputs()[i]) - p0
-                for w in grid]
-        return grid, est, np.array(true)
+    def label_control(self):
+        options = [(self._name(j), j) for j in range(len(self.model.classes_))]
+        control = widgets.Dropdown(options=options, value=1, description="new point's class",
+                                   style={"description_width": "initial"},
+                                   layout=widgets.Layout(width="260px"))
+        control.add_class("mpe-label")
+        return control
 
-    def setup(self, fig):
-        ax1, ax2 = fig.subplots(1, 2)
-        m, i = self.model, self.example
-        nan = np.full(3, np.nan)
-        plots.decision_boundaries(ax1, m.X_, m.y_, {
-            "trained (all weights 1)": (m.theta_, {"color": plots.BEFORE_COLOR, "linestyle": ":"}),
-            "MPE prediction": (nan, {"color": plots.MPE_COLOR, "linewidth": 4, "alpha": 0.5}),
-            "refit": (nan, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
-        }, class_names=self.class_names, title=f"Decision boundary as example {i}'s weight changes")
-        self.line_est, self.line_true = ax1.get_lines()[-2:]
-        label_i = self.class_names[m.y_[i]] if self.class_names is not None else f"class {m.y_[i]}"
-        self.marker, = ax1.plot(*m.X_[i], "*", color="crimson", markeredgecolor="crimson",
-                                zorder=3, label=f"example {i}, {label_i} (size = weight)")
-        ax1.legend(fontsize=7, loc="lower left")
-        grid, est, true = self.curves()
-        plots.change_curves(ax2, grid, {
-            "MPE, finite form": (est["mpe"], {"color": plots.MPE_COLOR}),
-            "MPE, first order": (est["influence"], {"color": plots.ALT_COLOR, "linestyle": "-."}),
-            "refit": (true, {"color": plots.REFIT_COLOR, "linestyle": "--"}),
-        }, ylabel=f"Δ P(y = 1) of example {i}",
-            title="Δp vs weight: the finite form tracks the refit")
-        self.vline = ax2.axvline(1.0, color="crimson", linewidth=1.2)
-        self.moving = [self.line_est, self.line_true, self.marker, self.vline]
+    def check_label(self, label):
+        n = len(self.model.classes_)
+        if label is None:
+            return int(self.label.value)
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < n:
+            raise ValueError(f"label must be a class index in 0..{n - 1} (classes "
+                             f"{[self._name(j) for j in range(n)]}); got {label!r}")
+        return int(label)
 
-    def refresh(self, weight, r):
-        x1 = self.line_est.get_xdata()
-        for line, theta in ((self.line_est, r["theta_est"]), (self.line_true, r["theta_refit"])):
-            line.set_ydata(-(theta[0] + theta[1] * x1) / theta[2])
-        self.marker.set_markersize(14 if weight == 0 else 5 + 6 * weight)
-        self.marker.set_markerfacecolor("none" if weight == 0 else "crimson")
-        self.vline.set_xdata([weight, weight])
+    def plane_points(self):
+        return self.model.X_
+
+    def example_at(self, xy, label=None):
+        """label: a class index (default: the one chosen for new points)."""
+        label = self.label.value if label is None else label
+        return np.array([xy[0], xy[1]], dtype=float), self.model.classes_[int(label)]
+
+    def output(self, f):
+        return self.model.likelihood_.probabilities(np.atleast_2d(f))[:, 1]
+
+    def draw_model(self, line, theta):
+        x1 = np.array(self.ax_plane.get_xlim())
+        line.set_data(x1, -(theta[0] + theta[1] * x1) / theta[2])
+
+    def draw_points(self, ax):
+        m = self.model
+        colors = np.array(plots.CLASS_COLORS)[m.y_ % 2]
+        self.points_artist = ax.scatter(m.X_[:, 0], m.X_[:, 1], s=16, c=colors, zorder=2,
+                                        edgecolors="0.2", linewidths=0.3)
+        for c in range(len(m.classes_)):
+            ax.scatter([], [], s=16, color=plots.CLASS_COLORS[c % 2], label=self._name(c))
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
 
 
+# ==================================================================================== digits
 class DigitExplorer(PerturbationExplorer):
     """A digit classifier (softmax regression or MLP): the chosen image and its class
     probabilities before, as the MPE predicts and after refitting. Refit is slow for an MLP, so
-    by default the figure updates when the slider is released and shows "computing…".
+    by default the figure updates when the slider is released; while the slider is dragged the
+    readout says it belongs to the last weight computed. An MLP's refit starts at the MPE's
+    prediction and converges to a relative tolerance of MLP_REFIT_TOL.
 
     Headline: Δp_i, the change of the probability of the example's TRUE class."""
 
     headline = "Δp_i (change of the probability of this example's true class)"
     needs_classifier = True
-
     n_features = 64
 
-    def __init__(self, model, example, slow=True, **kw):
+    def __init__(self, model, example, slow=None, **kw):
+        slow = bool(getattr(model, "layered", False)) if slow is None else slow
         super().__init__(model, example, slow=slow, **kw)
 
-    def compute(self, weight):
+    def refit(self, weight, start):
+        m = self.model
+        if m.layered:
+            m = clone(m).set_params(tol=max(m.tol, MLP_REFIT_TOL))
+            m.__dict__.update({k: v for k, v in self.model.__dict__.items() if k.endswith("_")})
+        return m.refit(self.perturbed_weights(weight), warm_start=start)
+
+    def compute(self, weight, cold=False):
         i, s, lik = self.example, self.sensitivity, self.model.likelihood_
-        refit = self.model.refit(self.perturbed_weights(weight))
+        d_theta = s.param_change(i, weight, self.method)
+        refit = self.refit(weight, None if cold else self.model.theta_ + d_theta)
         y = self.model.y_[i]
         p0 = lik.probabilities(s.outputs_[i:i + 1])[0]
         p_est = lik.probabilities(s.outputs_[i:i + 1] + s.pred_change(i, weight, self.method))[0]
@@ -334,7 +891,7 @@ class DigitExplorer(PerturbationExplorer):
         self.bars = [p for c in ax2.containers[1:] for p in c.patches]
         self.moving = list(self.bars)
 
-    def refresh(self, weight, r):
+    def refresh(self, r):
         for bar, h in zip(self.bars, [*r["p_est"], *r["p_true"]]):
             bar.set_height(h)
 
@@ -352,6 +909,7 @@ class GroupExplorer(PerturbationExplorer):
 
     headline = "mean Δp of the members' true class"
     needs_classifier = True
+    estimate_name = " group form"
 
     def __init__(self, model, group, figsize=(10.0, 3.6), **kw):
         self._last_refit = None
@@ -392,21 +950,22 @@ class GroupExplorer(PerturbationExplorer):
                 "dp_est": self._true_prob(self._f0 + d_f) - self._p0,
                 "dp_singles": self._true_prob(self._f0 + d_f_singles) - self._p0}
 
-    def refit(self, weight):
+    def refit(self, weight, cold=False):
         """The model retrained with the group's weight set to ``weight``."""
         w = self.perturbed_weights(weight)
         start = None
-        if self._last_refit is not None:
+        if self._last_refit is not None and not cold:
             last_w, last = self._last_refit
             if abs(weight - last_w) < np.abs(self.model.weights_[self.group] - weight).max():
                 start = last.theta_
         refit = self.model.refit(w, warm_start=start)
-        self._last_refit = (weight, refit)
+        if not cold:
+            self._last_refit = (weight, refit)
         return refit
 
-    def compute(self, weight):
+    def compute(self, weight, cold=False):
         r = self.estimates(weight)
-        refit = self.refit(weight)
+        refit = self.refit(weight, cold)
         r["param_change_true"] = refit.theta_ - self.model.theta_
         r["pred_change_true"] = refit.train_outputs()[self.group] - self._f0
         r["dp_true"] = self._true_prob(self._f0 + r["pred_change_true"]) - self._p0
@@ -414,15 +973,22 @@ class GroupExplorer(PerturbationExplorer):
                  singles=float(r["dp_singles"].mean()))
         return r
 
-    estimate_name = " group form"
-
     def subject(self):
         return f"Group of {len(self.group)} examples"
 
     def readout_extra(self, r):
-        return f"; sum of single-example MPEs <span class=\"mpe-singles\">{r['singles']:.4f}</span>"
+        return f"; sum of single-example MPEs {_span('mpe-singles', format(r['singles'], '.4f'))}"
 
     # ---- the figure --------------------------------------------------------------------
+    def method_changed(self):
+        self.fig.clear()
+        self.fig.set_layout_engine("constrained")
+        self.moving = []
+        self.setup(self.fig)
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")
+        self.redraw_background()
+
     def setup(self, fig):
         self._prepare()
         idx, m = self.group, len(self.group)
@@ -443,11 +1009,11 @@ class GroupExplorer(PerturbationExplorer):
         ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.5, 1))
         pos, width = np.arange(m), 0.8 / 3
         self.bars = []
-        for j, (label, color) in enumerate((("MPE group form", plots.MPE_COLOR),
-                                            ("sum of single-example MPEs", plots.ALT_COLOR),
-                                            ("refit", plots.REFIT_COLOR))):
-            c = ax1.bar(pos - 0.4 + width * (j + 0.5), np.zeros(m), width=width, color=color,
-                        label=label)
+        for j, (label, role) in enumerate((("MPE group form", "mpe"),
+                                           ("sum of single-example MPEs", "singles"),
+                                           ("refit", "refit"))):
+            c = ax1.bar(pos - 0.4 + width * (j + 0.5), np.zeros(m), width=width,
+                        color=plots.STYLE[role]["color"], label=label)
             self.bars += list(c.patches)
         ax1.axhline(0, color="0.3", linewidth=0.8)
         classes = self.model.classes_
@@ -456,32 +1022,34 @@ class GroupExplorer(PerturbationExplorer):
         ax1.set_xlabel("member of the group: training index (true class)")
         ax1.set_ylabel("Δ P(true class)")
         ax1.set_title("Each member's change: group form vs refit vs sum of singles", fontsize=10)
-        ax1.legend(fontsize=7, loc="upper left", ncols=3)
+        ax1.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.1), ncols=3,
+                   borderaxespad=0)
 
         plots.change_curves(ax2, grid, {
-            "MPE group form": (dp_est.mean(axis=1), {"color": plots.MPE_COLOR}),
-            "sum of single-example MPEs": (dp_single.mean(axis=1),
-                                           {"color": plots.ALT_COLOR, "linestyle": "-."}),
-            "refit (every 0.5)": (coarse, {"color": plots.REFIT_COLOR, "marker": "s",
+            "MPE group form": (dp_est.mean(axis=1), plots.style("mpe")),
+            "sum of single-example MPEs": (dp_single.mean(axis=1), plots.style("singles")),
+            "refit (every 0.5)": (coarse, {"color": plots.STYLE["refit"]["color"], "marker": "s",
                                            "linestyle": "none"}),
         }, ylabel="mean Δ P(true class) of the members",
             title="Mean change vs the group's weight")
         ax2.title.set_fontsize(10)
         ax2.set_xlabel("common weight of the group (0 = removed)")
-        self.vline = ax2.axvline(1.0, color="crimson", linewidth=1.2)
-        self.point, = ax2.plot([1.0], [0.0], "o", color=plots.REFIT_COLOR, markersize=7,
-                               markeredgecolor="crimson")
+        plots.legend_outside(ax2)
+        self.vline = ax2.axvline(1.0, color=plots.STYLE["selected"]["color"], linewidth=1.2)
+        self.point, = ax2.plot([1.0], [0.0], "o", color=plots.STYLE["refit"]["color"],
+                               markersize=7, markeredgecolor=plots.STYLE["selected"]["color"])
         self._last_refit = None
         self.moving = [*self.bars, self.vline, self.point]
 
-    def refresh(self, weight, r):
+    def refresh(self, r):
         for bar, h in zip(self.bars, [*r["dp_est"], *r["dp_singles"], *r["dp_true"]]):
             bar.set_height(h)
-        self.vline.set_xdata([weight, weight])
-        self.point.set_data([weight], [r["true"]])
+        self.vline.set_xdata([r["weight"], r["weight"]])
+        self.point.set_data([r["weight"]], [r["true"]])
 
 
-# ---- factories with deterministic defaults (the notebooks call these with no arguments) --------
+# ==================================================================================== factories
+# deterministic defaults: the notebooks call these with no arguments
 def linear_regression_explorer(example=None, seed=0, delta=0.0, **kw):
     """datasets.regression_1d(seed=seed) and LinearRegression(delta, noise_var=1); the default
     example is the planted outlier (wrong about it, not uncertain)."""
@@ -493,7 +1061,7 @@ def linear_regression_explorer(example=None, seed=0, delta=0.0, **kw):
 
 def logistic_regression_explorer(example=None, seed=0, method="mpe", n=60, delta=1.0, **kw):
     """datasets.two_moons(n=60, seed=seed) and LogisticRegression(delta=1); the default example
-    is the one whose removal changes its own prediction most (largest estimated deviation)."""
+    is the most sensitive one (the largest change of its own prediction when removed)."""
     data = datasets.two_moons(n=n, seed=seed)
     model = LogisticRegression(delta=delta).fit(data.X_train, data.y_train)
     if example is None:
@@ -503,8 +1071,8 @@ def logistic_regression_explorer(example=None, seed=0, method="mpe", n=60, delta
 
 
 def group_explorer(group=None, size=10, seed=0, n_train=200, delta=1.0, **kw):
-    """datasets.digits(n_train=200, seed=0) and SoftmaxRegression(delta=1), as in notebook 6; the
-    default group is the ``size`` examples with the largest estimated deviation."""
+    """datasets.digits(n_train=200, seed=0) and SoftmaxRegression(delta=1), as in notebook 7; the
+    default group is the ``size`` most sensitive examples."""
     data = datasets.digits(n_train=n_train, seed=seed)
     model = SoftmaxRegression(delta=delta).fit(data.X_train, data.y_train)
     if group is None:
