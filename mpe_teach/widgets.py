@@ -1048,6 +1048,271 @@ class GroupExplorer(PerturbationExplorer):
         self.point.set_data([r["weight"]], [r["true"]])
 
 
+# ==================================================================================== structures
+class StructureExplorer(Explorer):
+    """Which curvature structure? For examples whose removal was computed by refits, the
+    sensitivity each structure's MPE estimates (full GGN, diagonal, KFAC, last layer; a toggle)
+    against the true one, with their correlation. A finite / first-order toggle shows what the
+    finite form does with a crude precision (its pole, see notebook 3).
+
+    est / true: the mean sensitivity over these examples, by the MPE with the chosen structure
+    and by the refits; also "r" (Pearson) and "spearman"."""
+
+    def __init__(self, model, rows, true_sensitivities, structures=None, method="auto",
+                 figsize=(8.0, 3.6), dpi=80):
+        self.model = check_fitted_model(model)
+        self.rows = check_indices(rows, model.X_.shape[0], name="rows")
+        self.truth = np.asarray(true_sensitivities, dtype=float)
+        if self.truth.shape != self.rows.shape:
+            raise ValueError(f"true_sensitivities must hold one value per row ({len(self.rows)}); "
+                             f"got shape {self.truth.shape}")
+        if structures is None:
+            structures = ("full", "diag", "kfac", "last_layer") if model.layered else ("full", "diag")
+        self.structures = tuple(structures)
+        self.structure = self.structures[0]
+        self.method = check_choice("method", method, METHODS)
+        self._kept = {}
+        self.structure_toggle = widgets.ToggleButtons(
+            options=[(plots.LABELS.get(k, k), k) for k in self.structures], value=self.structure,
+            description="precision", style={"button_width": "90px"})
+        self.structure_toggle.add_class("mpe-structure")
+        self.method_toggle = self._method_toggle(self.method if self.method != "auto" else "auto")
+        self._syncing = False
+        self._build_view([self.structure_toggle, self.method_toggle], figsize, dpi)
+        self.structure_toggle.observe(lambda c: None if self._syncing else self.set(structure=c["new"]),
+                                      names="value")
+        self.method_toggle.observe(lambda c: None if self._syncing else self.set(method=c["new"]),
+                                   names="value")
+        self.set()
+
+    _set_quietly = PerturbationExplorer._set_quietly
+
+    def sensitivity(self, structure):
+        if structure not in self._kept:
+            self._kept[structure] = Sensitivity(self.model, structure)
+        return self._kept[structure]
+
+    def compute(self, structure, method, fresh=False):
+        import warnings
+
+        from scipy.stats import spearmanr
+
+        from .mpe import PerturbationWarning
+
+        sens = Sensitivity(self.model, structure) if fresh else self.sensitivity(structure)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerturbationWarning)
+            est = sens.sensitivities(method=method)[self.rows]
+        ok = np.isfinite(est) & np.isfinite(self.truth)
+        r = float(np.corrcoef(est[ok], self.truth[ok])[0, 1])
+        rho = float(spearmanr(est[ok], self.truth[ok]).statistic)
+        return {"est": float(np.mean(est[ok])), "true": float(np.mean(self.truth[ok])), "r": r,
+                "spearman": rho, "structure": structure, "method": sens.resolve_method(method),
+                "estimates": est}
+
+    def set(self, structure=None, method=None):
+        """The structure toggle ("full", "diag", "kfac", "last_layer") and the method toggle;
+        returns the numbers shown."""
+        if structure is not None:
+            self.structure = check_choice("structure", structure, self.structures)
+            self._set_quietly(self.structure_toggle, self.structure)
+        if method is not None:
+            self.method = check_choice("method", method, METHODS)
+            if self.method in [v for _, v in self.method_toggle.options]:
+                self._set_quietly(self.method_toggle, self.method)
+        return self.show(self.compute(self.structure, self.method))
+
+    def recompute(self):
+        return self.compute(self.structure, self.method, fresh=True)
+
+    def setup(self, fig):
+        ax = self.ax = fig.add_subplot()
+        top = float(np.nanmax(self.truth)) * 1.1
+        ax.plot([0, top], [0, top], color="0.5", linewidth=1, label="y = x (exact)")
+        self.points = ax.scatter(self.truth, np.zeros_like(self.truth), s=22, label="MPE estimate")
+        ax.set_xlabel("true sensitivity (retrained without the example)")
+        ax.set_ylabel("estimated sensitivity (MPE)")
+        ax.set_title("Each point is one training example: on the diagonal = exact", fontsize=10)
+        self._legend()
+        self.moving = [ax]
+
+    def _legend(self):
+        self.ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2,
+                       borderaxespad=0)
+
+    def refresh(self, r):
+        s = plots.STYLE[r["structure"]]
+        self.points.set_offsets(np.column_stack([self.truth, r["estimates"]]))
+        self.points.set_color(s["color"])
+        self.points.set_label(f"MPE, {plots.LABELS.get(r['structure'])} "
+                              f"({FORM_NAMES[r['method']]})")
+        top = max(float(np.nanmax(self.truth)), float(np.nanmax(np.abs(r["estimates"])))) * 1.1
+        self.ax.set_ylim(min(0.0, float(np.nanmin(r["estimates"])) * 1.1), top)
+        self._legend()
+
+    def readout_html(self, r):
+        name = plots.LABELS.get(r["structure"], r["structure"])
+        return (f"precision {_span('mpe-structure-name', name)} ({FORM_NAMES[r['method']]}): "
+                f"correlation with refits r = {_span('mpe-r', format(r['r'], '.4f'))} "
+                f"(Spearman {r['spearman']:.3f}) &nbsp;|&nbsp; mean sensitivity of these "
+                f"{len(self.rows)} examples: MPE {_span('mpe-est', format(r['est'], '.4f'))} vs "
+                f"refit {_span('mpe-true', format(r['true'], '.4f'))}")
+
+
+# ==================================================================================== series
+class SeriesExplorer(Explorer):
+    """A slider over precomputed points of a curve (checkpoints, δ values): the curve with a
+    marker where the slider is, and the numbers there. Subclasses define ``compute(j)``."""
+
+    def __init__(self, labels, description, css, figsize, dpi, start):
+        self.slider = widgets.SelectionSlider(options=[(lab, j) for j, lab in enumerate(labels)],
+                                              value=start, description=description,
+                                              continuous_update=True)
+        self.slider.add_class(css)
+        self._syncing = False
+        self._build_view([self.slider], figsize, dpi)
+        self.slider.observe(lambda c: None if self._syncing else self._show_at(c["new"]),
+                            names="value")
+        self._show_at(start)
+
+    _set_quietly = PerturbationExplorer._set_quietly
+
+    def _show_at(self, j):
+        self._set_quietly(self.slider, j)
+        return self.show(self.compute(j))
+
+    def recompute(self):
+        return self.compute(self.slider.value)
+
+
+class TrainingExplorer(SeriesExplorer):
+    """Step through training: a checkpoint slider over a ``training.train`` history; left, the
+    MPE's LOO estimate of the test NLL beside the test NLL over the epochs (log axis), a marker at
+    the checkpoint; right, the examples' sensitivities at that checkpoint, sorted.
+
+    est / true: the LOO estimate and the test NLL at the checkpoint (the records' numbers)."""
+
+    def __init__(self, history, title="", figsize=(10.0, 3.6), dpi=80, start=None):
+        self.history = list(history)
+        if not self.history or "loo_nll" not in self.history[0] or "test_nll" not in self.history[0]:
+            raise ValueError("history must be the records of training.train with X_test given "
+                             "(each with 'epoch', 'loo_nll' and 'test_nll')")
+        self.epochs = np.array([r["epoch"] for r in self.history], dtype=float)
+        self.title = title
+        start = len(self.history) - 1 if start is None else start
+        super().__init__([f"{int(e)}" for e in self.epochs], "epoch", "mpe-checkpoint-slider",
+                         figsize, dpi, start)
+
+    def set(self, checkpoint=None):
+        """The checkpoint slider: the index into the history (0 = first checkpoint)."""
+        if checkpoint is not None:
+            if isinstance(checkpoint, bool) or not isinstance(checkpoint, (int, np.integer)) \
+                    or not 0 <= checkpoint < len(self.history):
+                raise ValueError(f"checkpoint must be an index in 0..{len(self.history) - 1}; "
+                                 f"got {checkpoint!r}")
+            return self._show_at(int(checkpoint))
+        return self._show_at(self.slider.value)
+
+    def compute(self, j):
+        r = self.history[j]
+        return {"est": float(r["loo_nll"]), "true": float(r["test_nll"]), "checkpoint": j,
+                "epoch": int(r["epoch"]), "sensitivities": np.sort(r["sensitivities"])[::-1]}
+
+    def setup(self, fig):
+        ax1, ax2 = self.ax1, self.ax2 = fig.subplots(1, 2)
+        x = np.maximum(self.epochs, 0.5)                  # epoch 0 drawn at 0.5 on the log axis
+        loo = np.array([r["loo_nll"] for r in self.history])
+        test = np.array([r["test_nll"] for r in self.history])
+        ax1.plot(x, test, **plots.style("test"), marker="x", label="test NLL")
+        ax1.plot(x, loo, **plots.style("mpe"), marker="o", label="MPE LOO estimate")
+        ax1.set_xscale("log")
+        ax1.set_xticks(x, [f"{int(e)}" for e in self.epochs])
+        ax1.minorticks_off()
+        ax1.set_xlabel("epoch (log scale; 0 drawn at 0.5)")
+        ax1.set_ylabel("negative log-likelihood")
+        ax1.set_title(f"{self.title}: LOO estimate vs test NLL".strip(": "), fontsize=10)
+        plots.legend_outside(ax1)
+        self.vline = ax1.axvline(x[-1], color=plots.STYLE["selected"]["color"], linewidth=1.2)
+        n = len(self.history[0]["sensitivities"])
+        top = max(float(np.max(r["sensitivities"])) for r in self.history)
+        positive = [float(np.min(r["sensitivities"][r["sensitivities"] > 0]))
+                    for r in self.history if np.any(r["sensitivities"] > 0)]
+        self.curve, = ax2.plot(np.arange(1, n + 1), np.ones(n), **plots.style("mpe"))
+        ax2.set_yscale("log")
+        ax2.set_ylim(min(positive, default=top * 1e-6) * 0.8, top * 1.25)
+        ax2.set_xlabel("training examples, most sensitive first")
+        ax2.set_ylabel("sensitivity (log scale)")
+        ax2.set_title("Sensitivities at this checkpoint", fontsize=10)
+        self.moving = [self.vline, self.curve]
+
+    def refresh(self, r):
+        x = max(r["epoch"], 0.5)
+        self.vline.set_xdata([x, x])
+        self.curve.set_ydata(np.maximum(r["sensitivities"], 1e-300))
+
+    def readout_html(self, r):
+        return (f"epoch {_span('mpe-epoch', str(r['epoch']))}: MPE LOO estimate "
+                f"{_span('mpe-est', format(r['est'], '.4f'))} vs test NLL "
+                f"{_span('mpe-true', format(r['true'], '.4f'))}")
+
+
+class DeltaExplorer(SeriesExplorer):
+    """Move δ along the LOO curve of ``experiments.delta_sweep``: the MPE's LOO estimate (ours
+    and the paper's code's formula) and the test NLL with its standard error, a marker at the
+    slider's δ.
+
+    est / true: our LOO estimate and the test NLL at that δ; also "official" and "test_se"."""
+
+    def __init__(self, sweep, figsize=(8.0, 3.6), dpi=80, start=None):
+        self.sweep = sweep
+        self.deltas = np.asarray(sweep["delta"], dtype=float)
+        start = int(np.argmin(sweep["loo_nll"])) if start is None else start
+        super().__init__([f"{d:.3g}" for d in self.deltas], "δ (prior)", "mpe-delta-slider",
+                         figsize, dpi, start)
+
+    def set(self, delta=None):
+        """The δ slider: one of the sweep's δ values."""
+        if delta is not None:
+            delta = check_float("delta", delta, low=0.0)
+            j = int(np.argmin(np.abs(np.log(self.deltas) - np.log(max(delta, 1e-300)))))
+            if not np.isclose(self.deltas[j], delta, rtol=1e-6):
+                raise ValueError(f"delta must be one of the sweep's values "
+                                 f"{[float(f'{d:.4g}') for d in self.deltas]}; got {delta}")
+            return self._show_at(j)
+        return self._show_at(self.slider.value)
+
+    def compute(self, j):
+        s = self.sweep
+        return {"est": float(s["loo_nll"][j]), "true": float(s["test_nll"][j]),
+                "official": float(s["official_nll"][j]), "test_se": float(s["test_nll_se"][j]),
+                "delta": float(self.deltas[j])}
+
+    def setup(self, fig):
+        ax = self.ax = fig.add_subplot()
+        s, d = self.sweep, self.deltas
+        ax.errorbar(d, s["test_nll"], yerr=s["test_nll_se"], **plots.style("test"), marker="x",
+                    capsize=3, label="test NLL ± 1 s.e.")
+        ax.plot(d, s["loo_nll"], **plots.style("mpe"), marker="o", label="MPE LOO estimate (ours)")
+        ax.plot(d, s["official_nll"], **plots.style("official"), marker="v",
+                label=plots.LABELS["official"])
+        ax.set_xscale("log")
+        ax.set_xlabel("prior precision δ (log scale)")
+        ax.set_ylabel("negative log-likelihood")
+        ax.set_title("Move δ: where is the LOO estimate lowest?", fontsize=10)
+        plots.legend_outside(ax)
+        self.vline = ax.axvline(d[0], color=plots.STYLE["selected"]["color"], linewidth=1.2)
+        self.moving = [self.vline]
+
+    def refresh(self, r):
+        self.vline.set_xdata([r["delta"], r["delta"]])
+
+    def readout_html(self, r):
+        return (f"δ = {_span('mpe-delta', format(r['delta'], '.3g'))}: MPE LOO estimate "
+                f"{_span('mpe-est', format(r['est'], '.4f'))} (paper's code's formula "
+                f"{r['official']:.4f}) vs test NLL {_span('mpe-true', format(r['true'], '.4f'))}"
+                f" ± {r['test_se']:.4f}")
+
+
 # ==================================================================================== factories
 # deterministic defaults: the notebooks call these with no arguments
 def linear_regression_explorer(example=None, seed=0, delta=0.0, **kw):
