@@ -30,7 +30,10 @@ what does not change is drawn once, each update redraws only the moving artists 
     >>> ex.select(7); ex.update(0.0)["est"]      # example 7 removed: the change of its P(y=1)
     >>> ex.move(7, (0.5, 0.2))["true"]           # moved: the refit's change at its new place
 """
+import asyncio
 import html
+import itertools
+import weakref
 
 import ipywidgets as widgets
 import numpy as np
@@ -50,6 +53,7 @@ FORM_NAMES = {"mpe": "finite MPE form", "influence": "first-order form",
               "official": "paper's code's form", "auto": "automatic form"}
 # the δ values the δ slider offers (the model's own δ is added when it is not among them)
 DELTAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+SETTLE_SECONDS = 0.3         # a slow explorer refits once its slider has rested this long
 PICK_RADIUS = 12.0            # pixels: a press this close to a point selects it
 # An MLP refit (DigitExplorer) converges to this relative gradient tolerance from the MPE's
 # prediction: measured on digits, its Δp agrees with a refit to the model's tol within 4e-8.
@@ -64,9 +68,23 @@ class Explorer:
     """What every explorer shares: controls, a readout (HTML), a figure (an Image widget) drawn
     by blitting, and ``last``, the numbers shown. Subclasses provide ``setup(fig)`` (draw the
     still part; list the changing artists in ``self.moving``), ``refresh(result)`` (move them),
-    ``readout_html(result)`` and ``summary()`` (one line shown where widgets cannot render)."""
+    ``readout_html(result)`` and ``summary()`` (one line shown where widgets cannot render).
+
+    Each explorer has a ``key`` (also a CSS class ``mpe-key-<key>`` on its box), and
+    ``Explorer.find(key)`` returns it: how a test that drives the page finds the explorer
+    behind it in the kernel."""
+
+    _live = weakref.WeakValueDictionary()
+    _keys = itertools.count(1)
+
+    @classmethod
+    def find(cls, key):
+        """The live explorer whose box carries the class ``mpe-key-<key>``."""
+        return cls._live[key]
 
     def _build_view(self, controls, figsize, dpi):
+        self.key = f"x{next(Explorer._keys)}"
+        Explorer._live[self.key] = self
         self.readout = widgets.HTML()
         self.readout.add_class("mpe-readout")
         self.plot = widgets.Image(format="png")
@@ -75,6 +93,8 @@ class Explorer:
         self.controls = widgets.VBox(controls)
         self.box = widgets.VBox([self.controls, self.readout, self.plot])
         self.box.add_class("mpe-explorer")
+        self.box.add_class(f"mpe-key-{self.key}")
+        self.box.add_class(f"mpe-kind-{type(self).__name__}")
         self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         FigureCanvasAgg(self.fig)
         self.moving = []
@@ -136,8 +156,8 @@ class PerturbationExplorer(Explorer):
 
     Subclasses define ``compute(weight) -> dict`` (with keys "est" and "true": the headline
     scalar), ``setup(fig)`` and ``refresh(result)``. slow=True (models whose refit takes a
-    while) updates when the slider is released and says, while it is dragged, that the readout
-    belongs to the last weight computed."""
+    while): while the slider is dragged the readout says it belongs to the last weight computed,
+    and the refit runs once the slider rests."""
 
     headline = "change"
     estimate_name = ""
@@ -155,15 +175,14 @@ class PerturbationExplorer(Explorer):
         self.sensitivity = Sensitivity(self.model)
         self.slider = widgets.FloatSlider(value=1.0, min=WEIGHT_MIN, max=WEIGHT_MAX,
                                           step=WEIGHT_STEP, description="weight",
-                                          readout_format=".2f", continuous_update=not slow)
+                                          readout_format=".2f", continuous_update=True)
+        self._pending = None
         self.slider.add_class("mpe-weight-slider")
         self.method_toggle = self._method_toggle(self.method)
         self._syncing = False
         self._build_view(self.extra_controls() + [self.slider, self.method_toggle], figsize, dpi)
         self.slider.observe(self._on_slider, names="value")
         self.method_toggle.observe(self._on_method, names="value")
-        if slow:
-            self._watch_drag()
         self.update(self.slider.value)
 
     def extra_controls(self):
@@ -267,27 +286,44 @@ class PerturbationExplorer(Explorer):
 
     # ---- events ------------------------------------------------------------------------------
     def _on_slider(self, change):
-        if not self._syncing:
+        if self._syncing:
+            return
+        # a move made in the browser (ipywidgets locks the property while applying it)
+        from_browser = "value" in getattr(self.slider, "_property_lock", {})
+        if self.slow and from_browser:
+            self._defer(change["new"])
+        else:
             self.update(change["new"])
 
     def _on_method(self, change):
         if not self._syncing:
             self.set(method=change["new"])
 
-    def _watch_drag(self):
-        """While the slider of a slow explorer is dragged, say the readout is for the last
-        weight computed (the refit starts when the slider is released)."""
-        from ipyevents import Event
+    def _defer(self, weight):
+        """A slow explorer's slider moved in the browser: say at once that the readout belongs
+        to the last weight computed, and refit when the slider has rested for SETTLE_SECONDS
+        (every further move restarts the wait). Without a running event loop (code driving the
+        explorer, a test), update at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self.update(weight)
+        if getattr(self, "last", None) is not None:
+            self.readout.value = (
+                f"<b>stale</b> while you drag: the numbers below are for weight "
+                f"{self.last['weight']:.2f}, not {_span('mpe-pending', format(weight, '.2f'))}; "
+                f"the refit starts when the slider rests<br>{self.readout_html(self.last)}")
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = loop.call_later(SETTLE_SECONDS, self._settle)
+        return None
 
-        self._drag_events = Event(source=self.slider, watched_events=["mousedown", "touchstart"])
-        self._drag_events.on_dom_event(self._on_drag_start)
-
-    def _on_drag_start(self, event):
-        if getattr(self, "last", None) is None:
-            return
-        self.readout.value = (f"<b>stale</b> while you drag: the numbers below are for weight "
-                              f"{self.last['weight']:.2f}; the refit runs when you release the "
-                              f"slider<br>{self.readout_html(self.last)}")
+    def _settle(self):
+        self._pending = None
+        try:
+            self.update(self.slider.value)
+        except Exception as err:       # shown where the learner looks, not lost in a log
+            self.readout.value = f"<b>error</b>: {html.escape(f'{type(err).__name__}: {err}')}"
 
 
 # ==================================================================================== 2-D data
@@ -846,8 +882,8 @@ class LogisticRegressionExplorer(PlaneExplorer):
 class DigitExplorer(PerturbationExplorer):
     """A digit classifier (softmax regression or MLP): the chosen image and its class
     probabilities before, as the MPE predicts and after refitting. Refit is slow for an MLP, so
-    by default the figure updates when the slider is released; while the slider is dragged the
-    readout says it belongs to the last weight computed. An MLP's refit starts at the MPE's
+    for an MLP (slow): while the slider is dragged the readout says it belongs to the last weight
+    computed, and the refit runs once the slider rests. An MLP's refit starts at the MPE's
     prediction and converges to a relative tolerance of MLP_REFIT_TOL.
 
     Headline: Δp_i, the change of the probability of the example's TRUE class."""

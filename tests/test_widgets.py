@@ -394,7 +394,7 @@ def test_mlp_digit_explorer_refit_is_accurate_to_the_digits_shown():
     data = datasets.digits(n_train=100, seed=0)
     mlp = MLP(hidden=(8,), delta=1.0, seed=0).fit(data.X_train, data.y_train)
     ex = widgets.DigitExplorer(mlp, 3)
-    assert ex.slow and ex.slider.continuous_update is False
+    assert ex.slow
     r = ex.update(0.0)
     w = np.ones(100)
     w[3] = 0
@@ -402,8 +402,29 @@ def test_mlp_digit_explorer_refit_is_accurate_to_the_digits_shown():
     y = mlp.y_[3]
     true = tight.predict_proba(data.X_train[3:4])[0, y] - mlp.predict_proba(data.X_train[3:4])[0, y]
     assert r["true"] == pytest.approx(true, abs=5e-5)      # the readout shows 4 decimals
-    ex._on_drag_start({"type": "mousedown"})
-    assert "stale" in ex.readout.value and "0.00" in ex.readout.value
+
+
+def test_slow_explorer_says_stale_while_dragged_then_refits():
+    import asyncio
+    from mpe_teach.mlp import MLP
+    data = datasets.digits(n_train=60, seed=0)
+    mlp = MLP(hidden=(4,), delta=1.0, seed=0).fit(data.X_train, data.y_train)
+    ex = widgets.DigitExplorer(mlp, 2)
+    ex.update(0.5)
+
+    async def drag():
+        for w in (0.6, 0.7, 0.8):           # moves in the browser, faster than the settle time
+            ex._set_quietly(ex.slider, w)   # what the browser's move does to the slider,
+            ex._defer(w)                    # and how it reaches the explorer
+            await asyncio.sleep(0.05)
+        stale = ex.readout.value
+        await asyncio.sleep(widgets.SETTLE_SECONDS + 0.5)
+        return stale
+
+    stale = asyncio.run(drag())
+    assert "stale" in stale and "0.50" in stale and 'class="mpe-pending">0.80' in stale
+    assert ex.last["weight"] == 0.8 and "stale" not in ex.readout.value
+    assert spans(ex.readout.value)["weight"] == 0.8
 
 
 def test_structure_explorer_against_refits(digits_softmax):
