@@ -630,6 +630,7 @@ class PlaneExplorer(PerturbationExplorer):
 
     def setup(self, fig):
         gs = fig.add_gridspec(1, 2, width_ratios=(2.6, 1))
+        fig.get_layout_engine().set(wspace=0.06)
         self.ax_plane = ax = fig.add_subplot(gs[0])
         self.ax_bars = fig.add_subplot(gs[1])
         P = self.plane_points()
@@ -769,9 +770,16 @@ class PlaneExplorer(PerturbationExplorer):
         r = getattr(self, "last", None)
         if r is None:
             return super().summary()
-        return (f"{type(self).__name__} ({r['kind']}, weight {r['weight']:.2f}): MPE "
-                f"{r['est']:.4f}, refit {r['true']:.4f} — an interactive widget: run the cells "
-                "above in Jupyter to click, drag and add points")
+        a = self.action
+        if a["kind"] == "weight":
+            what = f"example {a['example']} at weight {r['weight']:.2f}"
+        elif a["kind"] == "move":
+            what = f"example {a['example']} moved to ({a['xy'][0]:.2f}, {a['xy'][1]:.2f})"
+        else:
+            what = f"a point added at ({a['xy'][0]:.2f}, {a['xy'][1]:.2f}), weight {r['weight']:.2f}"
+        return (f"{type(self).__name__}, {what}: {self.headline_short} MPE {r['est']:.4f}, "
+                f"refit {r['true']:.4f} (an interactive widget: run the cells above in Jupyter "
+                "to click, drag and add points)")
 
 
 class LinearRegressionExplorer(PlaneExplorer):
@@ -784,7 +792,7 @@ class LinearRegressionExplorer(PlaneExplorer):
     headline = "Δf at the example (change of its fitted value)"
     headline_short = "Δf"
     field_name = "mean |Δf|"
-    field_label = "sensitivity field: mean |Δf| if a point\nwere added here (share of the largest)"
+    field_label = "field: mean |Δf| if a point were\nadded here (share of the largest)"
     needs_classifier = False
     n_features = 1
     param_names = ("intercept", "slope")
@@ -826,8 +834,8 @@ class LogisticRegressionExplorer(PlaneExplorer):
 
     def __init__(self, model, example, class_names=None, **kw):
         self.class_names = class_names
-        self.field_label = ("sensitivity field: mean |Δp| if a point of the\nchosen class "
-                            "were added here (share of the largest)")
+        self.field_label = ("field: mean |Δp| if a point of the chosen\nclass were added "
+                            "here (share of the largest)")
         super().__init__(model, example, **kw)
 
     def _name(self, c):

@@ -593,7 +593,13 @@ def drive_structure(page, kernel, box, key, name, stem):
 def drive_series(page, kernel, box, key, name, stem, css, label):
     _check(kernel, key, _readout(box), f"{name}: as the notebook left it")
     handle = box.locator(f".{css} .noUi-handle")
-    for key_name in ("ArrowLeft", "ArrowLeft", "ArrowRight"):
+    j, n = kernel.explorer(key, "[e.slider.value, len(e.slider.options)]")
+    assert n >= 2, f"{name}: {label} has only {n} position(s)"
+    # one step down (or up from the first position), back, then to the far end
+    first = "ArrowLeft" if j > 0 else "ArrowRight"
+    back = "ArrowRight" if first == "ArrowLeft" else "ArrowLeft"
+    steps = [first, back] + (["End"] if j < n - 1 else ["Home"])
+    for key_name in steps:
         html = _timed(page, box, label, lambda: _press(page, handle, key_name), notebook=name,
                       kind="series")
         _check(kernel, key, html, f"{name}: {label} {key_name}")
