@@ -26,6 +26,8 @@ with each other; the plain subsample mean and its interval are reported too.
                              whole test NLL after budget-limited SGD retraining (Fig 3a)
 5. ``evolving_sensitivities`` sorted sensitivities over checkpoints, most/least sensitive images
    ``memory_maps``           the paper's memory maps read off VON (Fig 3b)
+6. ``find_mislabelled``      planted label noise: precision@k of the sensitivity, |error|,
+                             variance, random and exact-LOO rankings (notebook 8)
 """
 import copy
 import time
@@ -33,7 +35,7 @@ import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # a text bar on stderr: a saved notebook shows its last line (100%)
 
 from .blas import single_threaded_blas
 from .datasets import digits
@@ -715,3 +717,176 @@ def memory_maps(optimizer="von", epochs=20, steps=None, n_checkpoints=4, n_sampl
             "test_accuracy": hist["test_accuracy"], "most": most, "least": least,
             "most_images": images[most], "least_images": images[least], "classes": classes,
             "n_samples": n_samples, "optimizer": optimizer}
+
+
+# ---- 6 -----------------------------------------------------------------------------------------
+# Finding mislabelled examples: plant label noise, rank the training examples, count the flips.
+RANKINGS = ("sensitivity", "|error|", "variance", "random", "exact LOO")
+DIGITS_N_TRAIN = 300    # 300 softmax refits (P = 650) take about 10 s on one core
+
+
+def plant_label_noise(y, noise_rate=0.05, seed=0):
+    """(y_noisy, flipped): a copy of the labels y (n,) in which round(noise_rate · n) examples,
+    drawn uniformly without replacement, get a label drawn uniformly from the OTHER classes
+    present in y; ``flipped`` (n,) bool marks them (exactly the rows where y_noisy != y).
+    Deterministic for a seed."""
+    from .validation import check_float
+    y = np.asarray(y)
+    noise_rate = check_float("noise_rate", noise_rate, 0.0)
+    if noise_rate > 1.0:
+        raise ValueError(f"noise_rate must be a number in [0, 1]; got {noise_rate!r}")
+    classes = np.unique(y)
+    if y.ndim != 1 or len(classes) < 2:
+        raise ValueError(f"y must be one label per example with at least 2 classes; got shape "
+                         f"{y.shape} with {len(classes)} class(es)")
+    n = len(y)
+    m = int(round(noise_rate * n))
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(n, size=m, replace=False)
+    shift = rng.integers(1, len(classes), size=m)         # 1 .. k−1 steps round the classes
+    y_noisy = y.copy()
+    y_noisy[rows] = classes[(np.searchsorted(classes, y[rows]) + shift) % len(classes)]
+    flipped = np.zeros(n, dtype=bool)
+    flipped[rows] = True
+    return y_noisy, flipped
+
+
+def precision_at_k(scores, flipped, ks):
+    """The fraction of the k highest-scoring examples that are flipped, for each k in ``ks``.
+    scores (..., n): larger = more suspicious (NaN ranks last, ties by index); flipped (..., n)
+    bool. Returns (..., len(ks))."""
+    scores = np.where(np.isnan(scores), -np.inf, np.asarray(scores, dtype=float))
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    flipped = np.broadcast_to(np.asarray(flipped, dtype=float), scores.shape)
+    hits = np.cumsum(np.take_along_axis(flipped, order, axis=-1), axis=-1)
+    ks = np.asarray(ks, dtype=int)
+    return hits[..., ks - 1] / ks
+
+
+def _precision_bands(scores, flipped, ks, n_boot, seed, redraw=(), level=0.95):
+    """Percentile bootstrap band (lo, hi), each (R, len(ks)), of precision@k for the R rankings
+    ``scores`` (R, n): the n training examples are resampled with replacement, each with its
+    score under every ranking and its flip indicator (the same resamples for every ranking; the
+    model is not refitted). The rankings numbered in ``redraw`` (a random order) get a fresh
+    random order in every resample, so their band is that of a random ranking, not of one draw."""
+    n = scores.shape[1]
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boots = np.stack([precision_at_k(rng.random((n_boot, n)) if r in redraw else s[idx],
+                                     flipped[idx], ks) for r, s in enumerate(scores)], axis=1)
+    a = (1 - level) / 2
+    return np.quantile(boots, a, axis=0), np.quantile(boots, 1 - a, axis=0)
+
+
+def _mislabelling_data(data, n_train):
+    """(X, y clean, images or None, description) for a data-set name, a ``Dataset`` or (X, y)."""
+    from .datasets import Dataset, load
+    if isinstance(data, str):
+        if data == "digits":
+            d = load("digits", n_train=DIGITS_N_TRAIN if n_train is None else n_train)
+        elif n_train is not None:
+            raise ValueError(f"n_train applies to the digits only; got n_train={n_train!r} for {data!r}")
+        else:
+            d = load(data)
+        if d.task == "regression":
+            raise ValueError(f"{data!r} is a regression data set; labels can only be flipped in a "
+                             "classification data set (e.g. 'digits', 'breast_cancer')")
+        data = d
+    if isinstance(data, Dataset):
+        images = data.X_train.reshape(-1, 8, 8) if data.X_train.shape[1] == 64 else None
+        return data.X_train, data.y_train, images, data.description
+    X, y = data
+    return np.asarray(X, dtype=float), np.asarray(y), None, f"{len(y)} given examples"
+
+
+def find_mislabelled(data="breast_cancer", noise_rate=0.05, seed=0, model=None, delta=1.0,
+                     n_train=None, ks=(5, 10, 20, 40), exact=True, n_boot=N_BOOT, n_top=10,
+                     n_jobs=1, progress=True):
+    """Plant label noise, fit, and ask which ranking of the training examples finds the flips.
+
+    data: "digits" (a stratified subsample of ``n_train`` images, default 300), "breast_cancer",
+      another classification name of ``datasets.DATASETS``, a ``datasets.Dataset``, or (X, y)
+      with y taken as the clean labels. The training split is always the data set's seed-0 split.
+    noise_rate, seed: ``plant_label_noise`` flips round(noise_rate · n) labels (seeded).
+    model: an unfitted classifier (cloned), default ``SoftmaxRegression(delta)`` for more than
+      two classes and ``LogisticRegression(delta)`` for two. It is fitted to the NOISY labels.
+    ks: the k of precision@k (each in 1..n). exact: also rank by the exact LOO sensitivity from
+      n refits (``truth.loo_refits``, ``n_jobs`` workers, a progress bar when ``progress``).
+
+    The rankings, most suspicious first (``RANKINGS``):
+      "sensitivity"  the MPE's Σ_c|Δp_ic| when example i is removed (``Sensitivity.sensitivities``)
+      "|error|"      ‖e_i‖₁ = Σ_c |p_ic − onehot(y_i)_c| (Σ_c over the k outputs; |σ(f_i) − y_i| binary)
+      "variance"     tr V_i, the prediction variance
+      "random"       a seeded random order (its own random stream, independent of the flips)
+      "exact LOO"    Σ_c|p_c(f_i^{\\i}) − p_ic| with f_i^{\\i} from retraining without i
+                     (a refit that fails or does not converge ranks last; "n_failed" counts them)
+    precision@k is the fraction of the top k that are truly flipped; its 95% band is a percentile
+    bootstrap over the training examples (``n_boot`` resamples of the n rows, each carrying its
+    scores and flip indicator, shared by all rankings; the model is not refitted; "random" draws a
+    fresh random order in each resample, so its band is that of any random ranking).
+
+    Returns a dict: "table" (pandas DataFrame, one row per ranking and k: ranking, k, precision,
+    low, high), "precision", "low", "high" ({ranking: (len(ks),)}), "ks", "scores" ({ranking:
+    (n,)}), "flipped" (n,) bool, "y_clean", "y_given" (the noisy labels the model saw),
+    "y_pred" (its predicted training labels), "top" ({ranking: DataFrame of its ``n_top`` highest
+    rows: row, given, predicted, clean, flipped, score}), "model", "sensitivity" (the
+    ``Sensitivity``), "X", "images" ((n, 8, 8) for the digits, else None), "description", "n",
+    "n_flipped", "noise_rate", "seed", "n_boot", "n_failed", "refit_seconds", "seconds"."""
+    import pandas as pd
+    from sklearn.base import clone
+
+    from .models import LogisticRegression, SoftmaxRegression
+    from .validation import check_int
+
+    start = time.perf_counter()
+    X, y_clean, images, description = _mislabelling_data(data, n_train)
+    n = len(y_clean)
+    ks = np.array([check_int("k", k, 1, n) for k in np.atleast_1d(ks).tolist()])
+    n_boot, n_top = check_int("n_boot", n_boot, 1), check_int("n_top", n_top, 1, n)
+    y_given, flipped = plant_label_noise(y_clean, noise_rate, seed)
+    if model is None:
+        model = (SoftmaxRegression if len(np.unique(y_clean)) > 2 else LogisticRegression)(delta=delta)
+    else:
+        model = clone(model)
+        if not model.make_likelihood().is_classifier:
+            raise ValueError(f"model must be a classifier; got {type(model).__name__}")
+    with single_threaded_blas(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y_given)
+    with single_threaded_blas():
+        sens = Sensitivity(model)
+        scores = {"sensitivity": sens.sensitivities(),
+                  "|error|": np.abs(sens.errors_).sum(axis=1),
+                  "variance": np.trace(sens.variances_, axis1=1, axis2=2),
+                  "random": np.random.default_rng([seed, 1]).permutation(n).astype(float)}
+    n_failed, refit_seconds = 0, 0.0
+    if exact:
+        t0 = time.perf_counter()
+        f_loo, ok = loo_refits(model, np.arange(n), sens, n_jobs=n_jobs, progress=progress)
+        refit_seconds = time.perf_counter() - t0
+        dev = np.full(n, np.nan)
+        dev[ok] = model.likelihood_.deviation(sens.outputs_[ok], f_loo[ok])
+        scores["exact LOO"] = dev
+        n_failed = int((~ok).sum())
+    names = list(scores)
+    S = np.stack([scores[r] for r in names])
+    prec = precision_at_k(S, flipped, ks)
+    lo, hi = _precision_bands(S, flipped, ks, n_boot, seed, redraw=(names.index("random"),))
+    table = pd.DataFrame([{"ranking": r, "k": int(k), "precision": prec[a, j], "low": lo[a, j],
+                           "high": hi[a, j]} for a, r in enumerate(names) for j, k in enumerate(ks)])
+    classes = model.classes_
+    y_pred = classes[np.argmax(model.likelihood_.probabilities(sens.outputs_), axis=1)]
+    top = {}
+    for r in names:
+        rows = np.argsort(-np.where(np.isnan(scores[r]), -np.inf, scores[r]), kind="stable")[:n_top]
+        top[r] = pd.DataFrame({"row": rows, "given": y_given[rows], "predicted": y_pred[rows],
+                               "clean": y_clean[rows], "flipped": flipped[rows],
+                               "score": scores[r][rows]})
+    return {"table": table, "ks": ks, "precision": dict(zip(names, prec)),
+            "low": dict(zip(names, lo)), "high": dict(zip(names, hi)), "scores": scores,
+            "flipped": flipped, "y_clean": y_clean, "y_given": y_given, "y_pred": y_pred,
+            "top": top, "model": model, "sensitivity": sens, "X": X, "images": images,
+            "description": description, "n": n, "n_flipped": int(flipped.sum()),
+            "noise_rate": float(noise_rate), "seed": seed, "n_boot": n_boot,
+            "n_failed": n_failed, "refit_seconds": refit_seconds,
+            "seconds": time.perf_counter() - start}
