@@ -465,8 +465,9 @@ def drive_plane(page, kernel, box, key, name, stem):
     _screenshot(box, f"{stem}_{key}_0_start")
     # the weight slider (keyboard): four steps towards 0
     handle = box.locator(".mpe-weight-slider .noUi-handle")
-    html = _timed(page, box, "weight slider (keyboard)",
-                  lambda: _press(page, handle, "ArrowLeft", 4), notebook=nb, kind=kind)
+    for _ in range(3):
+        html = _timed(page, box, "weight slider (one key press)",
+                      lambda: _press(page, handle, "ArrowLeft"), notebook=nb, kind=kind)
     _check(kernel, key, html, f"{name}: weight slider")
     # click a point: the most sensitive one other than the selected
     info = kernel.explorer(key, "(lambda P, j: {'j': j, 'px': e.pixel_of(P[j])})"
@@ -485,16 +486,24 @@ def drive_plane(page, kernel, box, key, name, stem):
     assert shown["mpe-weight"] == "0.00" and shown["mpe-example"] == str(j)
     _screenshot(box, f"{stem}_{key}_1_selected_removed")
 
-    # drag it 45 px right and 30 px up
-    def drag():
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for step in range(1, 9):
-            page.mouse.move(x + 45 * step / 8, y - 30 * step / 8)
-            page.wait_for_timeout(30)
+    # drag it 45 px right and 30 px up; the readout follows while the button is held, and the
+    # latency is timed from the last move (then the release)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 8):
+        page.mouse.move(x + 45 * step / 8, y - 30 * step / 8)
+        page.wait_for_timeout(60)
+    page.wait_for_function(
+        "sel => /moved/.test(document.querySelector(sel + ' .mpe-readout').textContent)",
+        arg=box_selector(box), timeout=WIDGET_TIMEOUT * 1000)
+    _settled(page, box, "", ">moved<")
+
+    def last_move():
+        page.mouse.move(x + 45, y - 30)
         page.mouse.up()
 
-    html = _timed(page, box, "drag a point (move)", drag, must=">moved<", notebook=nb, kind=kind)
+    html = _timed(page, box, "drag a point (last move)", last_move, must=">moved<", notebook=nb,
+                  kind=kind)
     shown, fresh = _check(kernel, key, html, f"{name}: drag {j}")
     target = kernel.explorer(key, "e.data_xy(*e.pixel_of(e.plane_points()[e.example]))")
     moved_to = kernel.explorer(key, "e.action['xy']")
@@ -554,19 +563,23 @@ def drive_weight_slider(page, kernel, box, key, name, stem, slow=False):
     hb = handle.bounding_box()
     fraction = 0.8 if start < 1.5 else 0.2
 
-    def drag():
+    def press_and_drag():
         page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
         page.mouse.down()
         page.mouse.move(track["x"] + fraction * track["width"], hb["y"] + hb["height"] / 2,
                         steps=10)
-        if slow:   # while held: the readout says it is stale
-            page.wait_for_function(
-                "sel => /stale/.test(document.querySelector(sel + ' .mpe-readout').textContent)",
-                arg=box_selector(box), timeout=WIDGET_TIMEOUT * 1000)
-            _screenshot(box, f"{stem}_{key}_stale_while_dragging")
-        page.mouse.up()
 
-    html = _timed(page, box, "weight slider (drag)", drag, notebook=name, kind=kind)
+    if slow:   # while held the readout says it is stale; timed from the release
+        press_and_drag()
+        page.wait_for_function(
+            "sel => /stale/.test(document.querySelector(sel + ' .mpe-readout').textContent)",
+            arg=box_selector(box), timeout=WIDGET_TIMEOUT * 1000)
+        _screenshot(box, f"{stem}_{key}_stale_while_dragging")
+        html = _timed(page, box, "weight slider (drag, from the release)",
+                      lambda: page.mouse.up(), notebook=name, kind=kind)
+    else:
+        html = _timed(page, box, "weight slider (drag, whole gesture)",
+                      lambda: (press_and_drag(), page.mouse.up()), notebook=name, kind=kind)
     shown, _ = _check(kernel, key, html, f"{name}: drag")
     assert abs(float(shown["mpe-weight"]) - 3.0 * fraction) <= 0.4
     if box.locator(".mpe-method button").count():
