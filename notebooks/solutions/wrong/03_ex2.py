@@ -1,0 +1,2 @@
+# A plausible mistake: distrusting a correction by a factor of four
+answer_2 = "first order"
