@@ -32,7 +32,7 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (outputs are committe
 browser-test: $(STAMP)  ## the sliders driven in a real JupyterLab with headless Chromium
 	$(BIN)/python -m pytest tests -m browser -p no:cacheprovider
 
-html: $(STAMP)  ## static HTML of every notebook, widget state embedded, under build/html/
+html: $(STAMP)  ## static HTML of every notebook under build/html/, math typeset offline (MathJax copy)
 	$(BIN)/python tools/export_html.py notebooks build/html
 
 bench: $(STAMP)  ## speed and accuracy benchmark; writes build/benchmark.md

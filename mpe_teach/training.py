@@ -16,7 +16,7 @@ import copy
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # a text bar on stderr: a saved notebook shows its last line (100%)
 
 from .blas import single_threaded_blas
 from .mpe import FallbackWarning, PerturbationWarning, Sensitivity

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # a text bar on stderr, readable in a saved notebook
 
 from .blas import single_threaded_blas
 from .models import ConvergenceWarning
@@ -57,7 +57,7 @@ def refits(model, weight_sets, read, warm_starts=None, n_jobs=1, progress=True, 
     reads = read if isinstance(read, list) else [read] * m
     tasks = list(zip(weight_sets, starts, reads))
     bar = tqdm(total=m, desc=desc, unit="refit", file=sys.stderr,
-               disable=not progress or m < QUIET_BELOW, leave=False)
+               disable=not progress or m < QUIET_BELOW)
     with bar:
         workers = effective_n_jobs(n_jobs)
         if workers == 1 or m <= 1:
