@@ -55,3 +55,23 @@ def cancer_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "cancer.csv"
     to_csv(d, path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's /usr/bin/chromium) for the browser tests; skipped without it,
+    except under CI=true, where that is a failure."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = None
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+    finally:
+        if chromium is not None:
+            chromium.close()
+        playwright.stop()

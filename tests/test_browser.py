@@ -210,22 +210,6 @@ class LabServer:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    chromium = None
-    try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-    finally:
-        if chromium is not None:
-            chromium.close()
-        playwright.stop()
-
-
-@pytest.fixture(scope="module")
 def lab(browser, tmp_path_factory):
     server = LabServer(tmp_path_factory.mktemp("lab"))
     try:

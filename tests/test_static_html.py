@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _require_browser
+from test_browser import SCREENSHOTS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -175,22 +175,6 @@ def test_export_refuses_a_page_that_shows_a_solution(tmp_path):
 
 
 # ----------------------------------------------------------------------------- in a browser
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    chromium = None
-    try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-    finally:
-        if chromium is not None:
-            chromium.close()
-        playwright.stop()
-
-
 @pytest.fixture
 def offline(browser):
     """A page on which nothing but file: URLs loads."""
