@@ -21,6 +21,7 @@ STYLE = {
     "refit":       {"color": "tab:orange", "linestyle": "--", "marker": "s"},# the truth: retrained
     "official":    {"color": "tab:purple", "linestyle": ":", "marker": "v"}, # the paper's code's estimator
     "singles":     {"color": "tab:brown", "linestyle": (0, (3, 1, 1, 1)), "marker": "D"},  # sum of single-example MPEs
+    "alone":       {"color": "teal", "linestyle": "--", "marker": "x"},      # each member's own removal, alone
     "test":        {"color": "black", "linestyle": "-", "marker": "x"},      # held-out (test) data
     "selected":    {"color": "crimson", "linestyle": "-", "marker": "*"},    # the example being perturbed
     "added":       {"color": "crimson", "linestyle": "-", "marker": "P"},    # a point added by the learner
@@ -35,7 +36,8 @@ FIELD_CMAP = "Purples"   # the sensitivity field: how much a new point placed th
 LABELS = {"trained": "trained (all weights 1)", "mpe": "MPE, finite form",
           "first_order": "MPE, first order (influence function)", "refit": "refit (truth)",
           "official": "paper's code (first order, diagonal V)",
-          "singles": "sum of single-example MPEs", "test": "test data",
+          "singles": "sum of single-example MPEs (J_M Σ_j Δθ_j)",
+          "alone": "each member removed alone", "test": "test data",
           "selected": "selected example", "added": "added point", "random": "random",
           "full": "full GGN", "diag": "diagonal", "kfac": "KFAC", "last_layer": "last layer"}
 

@@ -69,6 +69,7 @@ def checkpoint_record(model, precision, epoch, X_test=None, y_test=None):
               "test_nll": np.nan, "test_accuracy": np.nan,
               "loo_nll": float(np.mean(loo[kept])),
               "loo_nlls": loo, "sensitivities": sensitivities,
+              "method": sens.resolve_method("auto"),   # the form used: "mpe" or "influence"
               "n_first_order": sum(issubclass(c.category, FallbackWarning) for c in caught)}
     if X_test is not None:
         record["test_nll"] = float(np.mean(model.nll(X_test, y_test)))
@@ -120,7 +121,9 @@ def train(model, X, y, optimizer="adam", epochs=20, X_test=None, y_test=None, ch
     ``train_nll``, ``test_nll``, ``test_accuracy``, ``loo_nll`` (the MPE LOO-CV estimate,
     mean over examples with w_i > 0), ``loo_nlls`` (n,), ``sensitivities`` (n,) (the estimated
     deviation Σ_c|p_c(f_i + Δf_i) − p_ic|, or |Δf_i| for regression) and ``n_first_order``
-    (examples where an approximate precision forced the first-order form).
+    (examples where an approximate precision forced the first-order form) and ``method``, the
+    form the estimates used ("mpe": finite, with the model's own precision; "influence": first
+    order, with an approximate one).
     """
     epochs = check_int("epochs", epochs, 1)
     seed = check_int("seed", seed, 0)

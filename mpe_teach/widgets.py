@@ -128,7 +128,8 @@ class Explorer:
 
     def summary(self):
         r = getattr(self, "last", None)
-        numbers = "" if r is None else f": MPE {r['est']:.4f}, truth {r['true']:.4f}"
+        at = "" if r is None or "weight" not in r else f" at weight {r['weight']:.2f}"
+        numbers = "" if r is None else f"{at}: MPE {r['est']:.4f}, truth {r['true']:.4f}"
         return (f"{type(self).__name__}{numbers} (an interactive widget: run the cells above in "
                 "Jupyter to use it)")
 
@@ -485,6 +486,10 @@ class PlaneExplorer(PerturbationExplorer):
         weight. Returns the numbers shown: the change of the output at the new point."""
         xy = self._check_xy(xy)
         label = self.check_label(label)
+        if self.label is not None and label != self.label.value:
+            self._set_quietly(self.label, label)     # the field is for this class now
+            self.draw_still()
+            self.redraw_plane()
         self.action = {"kind": "add", "xy": xy, "label": label}
         self._set_quietly(self.slider, 1.0)
         return self.show(dict(self.compute(1.0), weight=1.0, method=self.method))
@@ -656,7 +661,9 @@ class PlaneExplorer(PerturbationExplorer):
                               markeredgewidth=1.2, label="where it was (moved) / removed")
         self.marker, = ax.plot([], [], **plots.style("selected", line=False), markersize=13,
                                markeredgecolor="black", linestyle="none",
-                               label="selected / added point")
+                               label="selected point")
+        ax.plot([], [], **plots.style("added", line=False), markersize=10, markeredgecolor="black",
+                linestyle="none", label="added point")        # the marker's look after add()
         ax.set_title("Click a point, drag it, or add one: MPE vs refit", fontsize=9)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3,
                   borderaxespad=0)          # under the plane, never on the data
@@ -1074,8 +1081,8 @@ class GroupExplorer(PerturbationExplorer):
             "sum of single-example MPEs": (dp_single.mean(axis=1), plots.style("singles")),
             "refit (every 0.5)": (coarse, {"color": plots.STYLE["refit"]["color"], "marker": "s",
                                            "linestyle": "none"}),
-        }, ylabel="mean Δ P(true class) of the members",
-            title="Mean change vs the group's weight")
+        }, ylabel="mean ΔP(true class)",
+            title="Mean over the members vs the group's weight")
         ax2.title.set_fontsize(10)
         ax2.set_xlabel("common weight of the group (0 = removed)")
         plots.legend_outside(ax2)
@@ -1171,11 +1178,15 @@ class StructureExplorer(Explorer):
 
     def setup(self, fig):
         ax = self.ax = fig.add_subplot()
-        top = float(np.nanmax(self.truth)) * 1.1
-        ax.plot([0, top], [0, top], color="0.5", linewidth=1, label="y = x (exact)")
-        self.points = ax.scatter(self.truth, np.zeros_like(self.truth), s=22, label="MPE estimate")
-        ax.set_xlabel("true sensitivity (retrained without the example)")
-        ax.set_ylabel("estimated sensitivity (MPE)")
+        t = self.truth[np.isfinite(self.truth) & (self.truth > 0)]
+        self._span = (float(t.min()) / 3, float(t.max()) * 3)
+        ax.plot(self._span, self._span, color="0.5", linewidth=1, label="y = x (exact)")
+        self.points = ax.scatter(self.truth, self.truth, s=22, label="MPE estimate")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(self._span)
+        ax.set_xlabel("true sensitivity (retrained without the example; log scale)")
+        ax.set_ylabel("estimated sensitivity (MPE; log scale)")
         ax.set_title("Each point is one training example: on the diagonal = exact", fontsize=10)
         self._legend()
         self.moving = [ax]
@@ -1186,12 +1197,16 @@ class StructureExplorer(Explorer):
 
     def refresh(self, r):
         s = plots.STYLE[r["structure"]]
-        self.points.set_offsets(np.column_stack([self.truth, r["estimates"]]))
+        # |estimate| on the log axis (the finite form past its pole can turn negative)
+        self.points.set_offsets(np.column_stack([self.truth, np.abs(r["estimates"])]))
         self.points.set_color(s["color"])
         self.points.set_label(f"MPE, {plots.LABELS.get(r['structure'])} "
                               f"({FORM_NAMES[r['method']]})")
-        top = max(float(np.nanmax(self.truth)), float(np.nanmax(np.abs(r["estimates"])))) * 1.1
-        self.ax.set_ylim(min(0.0, float(np.nanmin(r["estimates"])) * 1.1), top)
+        e = np.abs(r["estimates"][np.isfinite(r["estimates"])])
+        e = e[e > 0]
+        low = min(self._span[0], float(e.min()) / 1.5) if e.size else self._span[0]
+        high = max(self._span[1], float(e.max()) * 1.5) if e.size else self._span[1]
+        self.ax.set_ylim(low, high)
         self._legend()
 
     def readout_html(self, r):
@@ -1268,7 +1283,12 @@ class TrainingExplorer(SeriesExplorer):
         loo = np.array([r["loo_nll"] for r in self.history])
         test = np.array([r["test_nll"] for r in self.history])
         ax1.plot(x, test, **plots.style("test"), marker="x", label="test NLL")
-        ax1.plot(x, loo, **plots.style("mpe"), marker="o", label="MPE LOO estimate")
+        # the form the records used: the finite form with the model's own precision, the first
+        # order where an optimiser's approximate precision forced it (training.train's records)
+        first = all(r.get("method") == "influence" for r in self.history)
+        role = "first_order" if first else "mpe"
+        ax1.plot(x, loo, **plots.style(role), marker="o",
+                 label=f"MPE LOO estimate ({'first order' if first else 'finite form'})")
         ax1.set_xscale("log")
         ax1.set_xticks(x, [f"{int(e)}" for e in self.epochs])
         ax1.minorticks_off()
@@ -1277,11 +1297,11 @@ class TrainingExplorer(SeriesExplorer):
         ax1.set_title(f"{self.title}: LOO estimate vs test NLL".strip(": "), fontsize=10)
         plots.legend_outside(ax1)
         self.vline = ax1.axvline(x[-1], color=plots.STYLE["selected"]["color"], linewidth=1.2)
-        n = len(self.history[0]["sensitivities"])
         top = max(float(np.max(r["sensitivities"])) for r in self.history)
         positive = [float(np.min(r["sensitivities"][r["sensitivities"] > 0]))
                     for r in self.history if np.any(r["sensitivities"] > 0)]
-        self.curve, = ax2.plot(np.arange(1, n + 1), np.ones(n), **plots.style("mpe"))
+        n = len(self.history[0]["sensitivities"])
+        self.curve, = ax2.plot(np.arange(1, n + 1), np.ones(n), **plots.style(role))
         ax2.set_yscale("log")
         ax2.set_ylim(min(positive, default=top * 1e-6) * 0.8, top * 1.25)
         ax2.set_xlabel("training examples, most sensitive first")
