@@ -59,13 +59,15 @@ def memory(J_i, e_i, Lam_i, m):
     return H @ m - J_i.T @ e_i, -0.5 * H
 
 
-def woodbury_u(V, Lam, e, dw, method="mpe"):
+def woodbury_u(V, Lam, e, dw, method="mpe", eig_LV=None):
     """u = (I + Δw Λ V)⁻¹ Δw e  (mpe)  or  u = Δw e  (influence); batched over leading axes.
 
     V, Λ (..., k, k), e (..., k); dw, the weight change, broadcastable to e (one Δw per output
     row, so a group can mix removals and up-weightings). Returns u (..., k) and a boolean ``ok``
     (...) that is False where I + ΔwΛV — equivalently the perturbed precision S + ΔwH — is not
-    positive definite (§4); there u falls back to Δw e."""
+    positive definite (§4); there u falls back to Δw e. ``eig_LV`` (optional): the eigenvalues
+    of ΛV when V is one (k, k) matrix, so that a common Δw needs no eigen-decomposition: the
+    eigenvalues of I + ΔwΛV are then 1 + Δw·eig(ΛV)."""
     r = dw * e
     ok = np.ones(r.shape[:-1], dtype=bool)
     if method in ("influence", "official"):      # first order ("official" differs in Δf's V only)
@@ -76,7 +78,11 @@ def woodbury_u(V, Lam, e, dw, method="mpe"):
         return np.where(ok[..., None], r / np.where(ok, M[..., 0, 0], 1.0)[..., None], r), ok
     # S + ΔwH ≻ 0  ⇔  every eigenvalue of ΔwΛV exceeds −1 (they are real: ΛV is similar to a
     # symmetric matrix). A small margin keeps near-singular cases on the safe side.
-    ok = np.linalg.eigvals(M).real.min(axis=-1) > 1e-8
+    common = np.ndim(dw) == 0 or np.all(np.asarray(dw) == np.ravel(dw)[0])
+    if eig_LV is not None and M.ndim == 2 and common:
+        ok = np.asarray((1.0 + np.ravel(dw)[0] * eig_LV.real).min() > 1e-8)
+    else:
+        ok = np.linalg.eigvals(M).real.min(axis=-1) > 1e-8
     u = r.copy()
     u[ok] = np.linalg.solve(M[ok], r[ok][..., None])[..., 0]
     return u, ok
@@ -137,6 +143,10 @@ class Sensitivity:
         ``i`` may be an index array (the group form) with a scalar or per-member weight."""
         return self._group_change(i, weight, method)[0]
 
+    def changes(self, i, weight=0.0, method="auto"):
+        """(Δθ (P,), Δf (m, k)) at once: ``param_change`` and ``pred_change`` of a group i (m,)."""
+        return self._group_change(i, weight, method)
+
     def pred_change(self, i, weight=0.0, method="auto"):
         """Δf_i (k,) for a single i; (m, k) for the members of a group i (m,)."""
         d_f = self._group_change(i, weight, method)[1]
@@ -165,7 +175,8 @@ class Sensitivity:
         SinvJT, VMM, LamM = self._groups.parts(idx)
         if method == "mpe":
             self._warn_if_near_pole(VMM[None], LamM[None])
-        u, ok = woodbury_u(VMM, LamM, self.errors_[idx].ravel(), np.repeat(dw, k), method)
+        eig = self._groups.eig_LV(idx) if method == "mpe" and len(idx) > 1 else None
+        u, ok = woodbury_u(VMM, LamM, self.errors_[idx].ravel(), np.repeat(dw, k), method, eig)
         V_f = np.diag(np.diag(VMM)) if method == "official" else VMM
         d_theta, d_f = param_change_from(SinvJT, u), pred_change_from(V_f, u).reshape(m, k)
         if not ok:

@@ -31,6 +31,7 @@ what does not change is drawn once, each update redraws only the moving artists 
     >>> ex.move(7, (0.5, 0.2))["true"]           # moved: the refit's change at its new place
 """
 import asyncio
+import functools
 import html
 import itertools
 import weakref
@@ -42,6 +43,7 @@ from matplotlib.figure import Figure
 from sklearn.base import clone
 
 from . import datasets, plots
+from .blas import single_threaded_blas
 from .models import LinearRegression, LogisticRegression, SoftmaxRegression
 from .mpe import METHODS, Sensitivity
 from .validation import check_choice, check_fitted_model, check_float, check_indices
@@ -58,6 +60,17 @@ PICK_RADIUS = 12.0            # pixels: a press this close to a point selects it
 # An MLP refit (DigitExplorer) converges to this relative gradient tolerance from the MPE's
 # prediction: measured on digits, its Δp agrees with a refit to the model's tol within 4e-8.
 MLP_REFIT_TOL = 1e-6
+
+
+def _one_thread(method):
+    """Run an explorer's control with BLAS on one thread: its matrices are small, and a second
+    BLAS thread made each small solve ~30x slower on a 2-core machine (measured: 4 ms for a
+    10 x 10 solve)."""
+    @functools.wraps(method)
+    def wrapped(*args, **kwargs):
+        with single_threaded_blas():
+            return method(*args, **kwargs)
+    return wrapped
 
 
 def _span(cls, text):
@@ -165,6 +178,7 @@ class PerturbationExplorer(Explorer):
     needs_classifier = None           # True / False where the explorer draws one kind only
     n_features = None                 # the number of input features the figure can draw
 
+    @_one_thread
     def __init__(self, model, example, method="mpe", slow=False, figsize=(9.0, 3.4), dpi=80):
         self.model = check_fitted_model(model, classifier=self.needs_classifier)
         if self.n_features is not None and model.X_.shape[1] != self.n_features:
@@ -234,6 +248,7 @@ class PerturbationExplorer(Explorer):
             finally:
                 self._syncing = False
 
+    @_one_thread
     def update(self, weight):
         """The weight slider: recompute the MPE estimate and the refit for this weight, redraw,
         set the readout. Returns the numbers shown: a dict with at least "weight", "est" and
@@ -245,6 +260,7 @@ class PerturbationExplorer(Explorer):
                                   f"{_span('mpe-pending', f'{weight:.2f}')}")
         return self.show(dict(self.compute(weight), weight=weight, method=self.method))
 
+    @_one_thread
     def set(self, method=None):
         """The method toggle ("mpe": finite form, "influence": first order, or "official",
         "auto"): recompute with that form; returns the numbers shown."""
@@ -260,6 +276,7 @@ class PerturbationExplorer(Explorer):
     def method_changed(self):
         """Redraw what depends on the form (nothing by default)."""
 
+    @_one_thread
     def recompute(self):
         """The current state's numbers from scratch: a fresh Sensitivity of the model and a refit
         from the model's default start (a check on what the readout shows)."""
@@ -346,6 +363,7 @@ class PlaneExplorer(PerturbationExplorer):
     field_grid = (48, 36)
     param_names = ()
 
+    @_one_thread
     def __init__(self, model, example, method="mpe", field=True, deltas=DELTAS,
                  figsize=(10.0, 4.8), dpi=80, **kw):
         self.action = {"kind": "weight", "example": int(example)}
@@ -461,6 +479,7 @@ class PlaneExplorer(PerturbationExplorer):
             self._drag = None
 
     # ---- the actions, from Python ------------------------------------------------------------
+    @_one_thread
     def select(self, i):
         """Select training example i: the weight slider drives it from now on (at weight 1, as
         trained; the last move or addition is undone). Returns the numbers shown (all 0)."""
@@ -469,6 +488,7 @@ class PlaneExplorer(PerturbationExplorer):
         self.action = {"kind": "weight", "example": i}
         return self.update(1.0)
 
+    @_one_thread
     def move(self, i, xy):
         """Move training example i to ``xy`` on the plane (keeping its label): the MPE's group
         form with Δw = −1 at the old place and +1 at the new one, beside a refit to the moved
@@ -480,6 +500,7 @@ class PlaneExplorer(PerturbationExplorer):
         self._set_quietly(self.slider, 1.0)
         return self.show(dict(self.compute(1.0), weight=1.0, method=self.method))
 
+    @_one_thread
     def add(self, xy, label=None):
         """Add a new example at ``xy`` (with ``label`` where the plane does not give it) at
         weight 1 — data the model has never seen, Δw = 0 → 1. The weight slider then drives its
@@ -494,12 +515,14 @@ class PlaneExplorer(PerturbationExplorer):
         self._set_quietly(self.slider, 1.0)
         return self.show(dict(self.compute(1.0), weight=1.0, method=self.method))
 
+    @_one_thread
     def update(self, weight):
         """The weight slider: the weight of the selected example (or of the added point)."""
         if self.action["kind"] == "move":             # a weight undoes the move
             self.action = {"kind": "weight", "example": self.example}
         return super().update(weight)
 
+    @_one_thread
     def set(self, delta=None, method=None, field=None, label=None):
         """δ refits the model (and the field, and the current change); method switches the form;
         field shows or hides the heat map; label is the class of added points (and of the field's
@@ -601,6 +624,7 @@ class PlaneExplorer(PerturbationExplorer):
                 "param_change_true": refit.theta_ - m.theta_,
                 "theta_est": m.theta_ + d_theta, "theta_refit": refit.theta_}
 
+    @_one_thread
     def recompute(self):
         kept, self.sensitivity = self.sensitivity, Sensitivity(self.model)
         try:
@@ -609,6 +633,7 @@ class PlaneExplorer(PerturbationExplorer):
         finally:
             self.sensitivity = kept
 
+    @_one_thread
     def field(self):
         """The sensitivity field on the plane's grid: for a new point placed at each grid point
         (with the chosen label), the mean over the training examples of the size of the change of
@@ -992,8 +1017,7 @@ class GroupExplorer(PerturbationExplorer):
         Δp of their true class (m,), each. (Sensitivity keeps the group's solve with S, so a slider
         move costs only the small (mk × mk) solve.)"""
         s, idx, method = self.sensitivity, self.group, self.method
-        d_theta = s.param_change(idx, weight, method)
-        d_f = s.pred_change(idx, weight, method)
+        d_theta, d_f = s.changes(idx, weight, method)
         d_theta_singles = sum(s.param_change(int(j), weight, method) for j in idx)
         d_f_singles = self._JM @ d_theta_singles                         # J_M Σ_j Δθ_j
         return {"param_change_est": d_theta, "param_change_singles": d_theta_singles,
@@ -1031,22 +1055,32 @@ class GroupExplorer(PerturbationExplorer):
         return f"; sum of single-example MPEs {_span('mpe-singles', format(r['singles'], '.4f'))}"
 
     # ---- the figure --------------------------------------------------------------------
+    def curves(self, method):
+        """The mean Δp of the members on the slider's grid of weights, by the group form and by
+        the sum of single-example estimates, for one form: two (grid,) arrays."""
+        kept, self.method = self.method, method
+        try:
+            on_grid = [self.estimates(w) for w in self.grid]
+        finally:
+            self.method = kept
+        return (np.array([r["dp_est"].mean() for r in on_grid]),
+                np.array([r["dp_singles"].mean() for r in on_grid]),
+                max(np.abs(r[k]).max() for r in on_grid for k in ("dp_est", "dp_singles")))
+
     def method_changed(self):
-        self.fig.clear()
-        self.fig.set_layout_engine("constrained")
-        self.moving = []
-        self.setup(self.fig)
-        self.fig.canvas.draw()
-        self.fig.set_layout_engine("none")
-        self.redraw_background()
+        """The form changed: only the two estimate curves move (they are redrawn each time)."""
+        est, singles, _ = self.curves(self.method)
+        self.curve_est.set_ydata(est)
+        self.curve_singles.set_ydata(singles)
 
     def setup(self, fig):
         self._prepare()
         idx, m = self.group, len(self.group)
-        grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
-        on_grid = [self.estimates(w) for w in grid]
-        dp_est = np.array([r["dp_est"] for r in on_grid])                # (grid, m)
-        dp_single = np.array([r["dp_singles"] for r in on_grid])
+        grid = self.grid = np.arange(WEIGHT_MIN, WEIGHT_MAX + WEIGHT_STEP / 2, WEIGHT_STEP)
+        est, singles, reach_est = self.curves(self.method)
+        # the axis covers the other form too, so switching the form keeps the scale
+        other = "influence" if self.method != "influence" else "mpe"
+        reach_other = self.curves(other)[2]
         # the refit at every 0.5 (from weight 1 outwards, each started from its neighbour)
         coarse = np.full(len(grid), np.nan)
         dp_coarse = []
@@ -1055,7 +1089,7 @@ class GroupExplorer(PerturbationExplorer):
             dp_coarse.append(self._true_prob(f) - self._p0)
             coarse[np.argmin(np.abs(grid - w))] = dp_coarse[-1].mean()
         coarse[np.argmin(np.abs(grid - 1.0))] = 0.0
-        reach = max(np.abs(dp_est).max(), np.abs(dp_single).max(), np.abs(dp_coarse).max(), 1e-6)
+        reach = max(reach_est, reach_other, np.abs(dp_coarse).max(), 1e-6)
 
         ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.5, 1))
         pos, width = np.arange(m), 0.8 / 3
@@ -1077,8 +1111,8 @@ class GroupExplorer(PerturbationExplorer):
                    borderaxespad=0)
 
         plots.change_curves(ax2, grid, {
-            "MPE group form": (dp_est.mean(axis=1), plots.style("mpe")),
-            "sum of single-example MPEs": (dp_single.mean(axis=1), plots.style("singles")),
+            "MPE group form": (est, plots.style("mpe")),
+            "sum of single-example MPEs": (singles, plots.style("singles")),
             "refit (every 0.5)": (coarse, {"color": plots.STYLE["refit"]["color"], "marker": "s",
                                            "linestyle": "none"}),
         }, ylabel="mean ΔP(true class)",
@@ -1089,8 +1123,14 @@ class GroupExplorer(PerturbationExplorer):
         self.vline = ax2.axvline(1.0, color=plots.STYLE["selected"]["color"], linewidth=1.2)
         self.point, = ax2.plot([1.0], [0.0], "o", color=plots.STYLE["refit"]["color"],
                                markersize=7, markeredgecolor=plots.STYLE["selected"]["color"])
+        self.curve_est, self.curve_singles = ax2.get_lines()[:2]
+        lo = min(np.nanmin(coarse), est.min(), singles.min())
+        hi = max(np.nanmax(coarse), est.max(), singles.max())
+        pad = 0.15 * (hi - lo) + 1e-9
+        ax2.set_ylim(lo - pad - 0.3 * reach_other * (reach_other > reach_est),
+                     hi + pad + 0.3 * reach_other * (reach_other > reach_est))
         self._last_refit = None
-        self.moving = [*self.bars, self.vline, self.point]
+        self.moving = [*self.bars, self.curve_est, self.curve_singles, self.vline, self.point]
 
     def refresh(self, r):
         for bar, h in zip(self.bars, [*r["dp_est"], *r["dp_singles"], *r["dp_true"]]):
@@ -1109,6 +1149,7 @@ class StructureExplorer(Explorer):
     est / true: the mean sensitivity over these examples, by the MPE with the chosen structure
     and by the refits; also "r" (Pearson) and "spearman"."""
 
+    @_one_thread
     def __init__(self, model, rows, true_sensitivities, structures=None, method="auto",
                  figsize=(8.0, 3.6), dpi=80):
         self.model = check_fitted_model(model)
@@ -1161,6 +1202,7 @@ class StructureExplorer(Explorer):
                 "spearman": rho, "structure": structure, "method": sens.resolve_method(method),
                 "estimates": est}
 
+    @_one_thread
     def set(self, structure=None, method=None):
         """The structure toggle ("full", "diag", "kfac", "last_layer") and the method toggle;
         returns the numbers shown."""
@@ -1173,6 +1215,7 @@ class StructureExplorer(Explorer):
                 self._set_quietly(self.method_toggle, self.method)
         return self.show(self.compute(self.structure, self.method))
 
+    @_one_thread
     def recompute(self):
         return self.compute(self.structure, self.method, fresh=True)
 
@@ -1223,6 +1266,7 @@ class SeriesExplorer(Explorer):
     """A slider over precomputed points of a curve (checkpoints, δ values): the curve with a
     marker where the slider is, and the numbers there. Subclasses define ``compute(j)``."""
 
+    @_one_thread
     def __init__(self, labels, description, css, figsize, dpi, start):
         self.slider = widgets.SelectionSlider(options=[(lab, j) for j, lab in enumerate(labels)],
                                               value=start, description=description,
@@ -1236,6 +1280,7 @@ class SeriesExplorer(Explorer):
 
     _set_quietly = PerturbationExplorer._set_quietly
 
+    @_one_thread
     def _show_at(self, j):
         self._set_quietly(self.slider, j)
         return self.show(self.compute(j))

@@ -485,3 +485,23 @@ def test_official_estimator_uses_the_diagonal_of_v():
     np.testing.assert_allclose(sens.pred_changes(0.0, "official"), expected, rtol=1e-12)
     np.testing.assert_allclose(sens.pred_change(4, 0.0, "official"), expected[4], rtol=1e-10)
     np.testing.assert_allclose(sens.param_changes(0.0, "official"), sens.param_changes(0.0, "influence"))
+
+
+def test_woodbury_with_known_eigenvalues_matches_the_eigen_decomposition():
+    """A common Δw lets the group form read positive definiteness off eig(ΛV) (kept per group):
+    the same u and the same verdict as decomposing I + ΔwΛV, on both sides of the pole."""
+    from mpe_teach.mpe import woodbury_u
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(6, 6))
+    V = A @ A.T / 6
+    B = rng.normal(size=(6, 6))
+    Lam = B @ B.T / 6
+    e = rng.normal(size=6)
+    eig = np.linalg.eigvals(Lam @ V)
+    for dw in (-1.0, -0.5 / eig.real.max(), -2.0 / eig.real.max(), 0.7, 2.5):
+        u, ok = woodbury_u(V, Lam, e, np.full(6, dw))
+        u2, ok2 = woodbury_u(V, Lam, e, np.full(6, dw), eig_LV=eig)
+        assert bool(ok) == bool(ok2)
+        np.testing.assert_allclose(u, u2, atol=1e-12)
+    _, ok = woodbury_u(V, Lam, e, np.full(6, -2.0 / eig.real.max()), eig_LV=eig)
+    assert not ok                                     # past the pole: not positive definite
