@@ -460,7 +460,7 @@ def group_removal_nll(sens, members, X_members, y_members):
 
 
 def leave_one_class_out(optimizer=None, epochs=30, n_train=500, hidden=(16,), delta=DELTA, seed=0,
-                        options=None):
+                        options=None, progress=True):
     """Leave one class out (mpe-math §4 groups, §8), for each class c with training members M_c:
 
     estimate    (1/n_c) Σ_{i∈M_c} ℓ(y_i, f_i + Δf_i), Δf from the GROUP form with all of M_c
@@ -489,7 +489,7 @@ def leave_one_class_out(optimizer=None, epochs=30, n_train=500, hidden=(16,), de
     with single_threaded_blas(), warnings.catch_warnings():
         warnings.simplefilter("ignore", PerturbationWarning)
         sens = Sensitivity(model, "full")
-        for c in tqdm(classes, desc="retraining without each class"):
+        for c in tqdm(classes, desc="retraining without each class", disable=not progress):
             members = np.flatnonzero(data.y_train == c)
             X_c, y_c = data.X_train[members], data.y_train[members]
             for key, value in group_removal_nll(sens, members, X_c, y_c).items():

@@ -58,10 +58,14 @@ def plot_loo_vs_test(result):
         if "test_nll_se" in r:
             ax.errorbar(epoch[-1:], r["test_nll"][-1:], yerr=[r["test_nll_se"]], capsize=3,
                         color=plots.STYLE["test"]["color"], fmt="none")
+        # coloured by the form the records used: finite (the model's own precision) or first
+        # order (an optimiser's approximate precision), as training.train recorded it
+        first = all(rec.get("method") == "influence" for rec in r.get("history", [{}]))
+        role = "first_order" if first else "mpe"
         ax.errorbar(epoch * 1.04, r["loo_nll"], yerr=r.get("loo_nll_se"), capsize=3,
-                    **plots.style("mpe"), marker=plots.STYLE["mpe"]["marker"], ms=4,
-                    label="MPE LOO estimate, optimiser's own precision"
-                          + (" (±1 s.e.)" if "loo_nll_se" in r else ""))
+                    **plots.style(role), marker=plots.STYLE[role]["marker"], ms=4,
+                    label=f"MPE LOO estimate ({'first order' if first else 'finite form'}), "
+                          "optimiser's own precision" + (" (±1 s.e.)" if "loo_nll_se" in r else ""))
         ax.set_xscale("log")
         ax.set_yscale("log")
         _plain_log_ticks(ax, epoch)

@@ -664,6 +664,9 @@ def _write_latency():
         lines.append(f"| {nb} | {control} | {len(v)} | {np.median(v):.0f} | "
                      f"{np.percentile(v, 90):.0f} |")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "latency.json").write_text(json.dumps(
+        [{"notebook": nb, "explorer": kind, "control": control, "ms": ms}
+         for nb, kind, control, ms in LATENCY], indent=1))
     (SCREENSHOTS / "latency.md").write_text(
         "Browser latency: from the browser event to the settled readout (JupyterLab + Chromium)\n\n"
         + "\n".join(lines) + "\n")
