@@ -77,7 +77,7 @@ def plot_loo_vs_test(result):
         ax.grid(True, which="both", alpha=0.3)
     axes[0, 0].set_ylabel("negative log-likelihood (log)")
     _shared_legend(axes[0])
-    fig.suptitle("LOO estimate read off the optimiser (blue) vs test NLL (black): "
+    fig.suptitle("LOO estimate read off the optimiser (blue: finite form, green: first order) vs test NLL (black): "
                  "do they fall together, and meet at the end?", fontsize=11)
     return fig
 
