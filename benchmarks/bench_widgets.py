@@ -46,8 +46,10 @@ def plane_controls(ex, repeats):
     return {
         "weight slider": [lambda w=w: ex.update(w) for w in np.round(rng.uniform(0, 3, repeats) / 0.05) * 0.05],
         "click a point (select)": [lambda j=j: ex.select(int(j)) for j in points],
-        "drag a point (move, per pointer event)": [lambda j=j, xy=xy: ex.move(int(j), xy)
-                                                   for j, xy in zip(points, spots)],
+        # one drag: a point pulled along a straight path, one pointer event per step
+        "drag a point (move, per pointer event)": [
+            lambda t=t: ex.move(int(points[0]), P[points[0]] + t * (spots[0] - P[points[0]]))
+            for t in np.linspace(1 / repeats, 1, repeats)],
         "click to add a point": [lambda xy=xy, j=j: ex.add(xy, label(j))
                                  for j, xy in enumerate(spots)],
         "δ slider (refit + sensitivities + field)": [lambda d=deltas[j % len(deltas)][1]: ex.set(delta=d)

@@ -704,9 +704,11 @@ class PlaneExplorer(PerturbationExplorer):
         bars.set_title("Δθ: MPE vs refit", fontsize=9)
         bars.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2,
                     borderaxespad=0)
-        # the bar chart's scale follows the change, so the whole small Axes is redrawn each time
+        # the bars move on every update; the bar chart's scale changes only when the bars
+        # outgrow it or shrink below a quarter of it (then the still part is redrawn once)
+        self._bar_limit = 0.0
         self.moving = [self.points_artist, self.ghost, self.line_est, self.line_true,
-                       self.marker, bars]
+                       self.marker, *self.bars_est, *self.bars_true]
         self.draw_still()
 
     def draw_points(self, ax):
@@ -756,8 +758,11 @@ class PlaneExplorer(PerturbationExplorer):
                                   else ([], [])))
         self.marker.set_markersize(6 + 5 * w if w > 0 else 0)
         heights = [*r["param_change_est"], *r["param_change_true"]]
-        reach = max(float(np.max(np.abs(heights))), 1e-6)
-        self.ax_bars.set_ylim(-1.25 * reach, 1.25 * reach)
+        reach = float(np.max(np.abs(heights)))
+        if reach > self._bar_limit or (1e-12 < reach < self._bar_limit / 6):
+            self._bar_limit = max(1.6 * reach, 1e-9)   # no change at all keeps the scale
+            self.ax_bars.set_ylim(-self._bar_limit, self._bar_limit)
+            self.redraw_background()
         for bar, h in zip([*self.bars_est, *self.bars_true], heights):
             bar.set_height(h)
 
