@@ -31,6 +31,7 @@ what does not change is drawn once, each update redraws only the moving artists 
     >>> ex.move(7, (0.5, 0.2))["true"]           # moved: the refit's change at its new place
 """
 import asyncio
+import copy
 import functools
 import html
 import itertools
@@ -942,10 +943,11 @@ class DigitExplorer(PerturbationExplorer):
         super().__init__(model, example, slow=slow, **kw)
 
     def refit(self, weight, start):
+        """The model retrained with the example's new weight; an MLP to MLP_REFIT_TOL."""
         m = self.model
-        if m.layered:
-            m = clone(m).set_params(tol=max(m.tol, MLP_REFIT_TOL))
-            m.__dict__.update({k: v for k, v in self.model.__dict__.items() if k.endswith("_")})
+        if m.layered:                       # a shallow copy: the same fit, a looser tolerance
+            m = copy.copy(m)
+            m.tol = max(m.tol, MLP_REFIT_TOL)
         return m.refit(self.perturbed_weights(weight), warm_start=start)
 
     def compute(self, weight, cold=False):
