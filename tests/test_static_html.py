@@ -340,9 +340,10 @@ def test_static_html_opens_offline_with_math_and_figures(offline, tmp_path):
         shown = _solutions_shown(page, nb_path)
         assert not shown, f"{href} shows solution code: {shown}"
         if _has_explorer(notebook):  # the library's explorers: a readout and a plot
-            weight = page.locator(".mpe-widget-snapshot .mpe-readout .mpe-weight")
-            assert weight.count() >= 1, f"{href}: the saved explorer readout is not shown"
-            assert re.fullmatch(r"\d\.\d\d", weight.first.inner_text().strip())
+            # every explorer's readout shows its estimate (weight, epoch or δ beside it)
+            est = page.locator(".mpe-widget-snapshot .mpe-readout .mpe-est")
+            assert est.count() >= 1, f"{href}: the saved explorer readout is not shown"
+            assert re.fullmatch(r"-?\d+\.\d{4}", est.first.inner_text().strip())
             assert page.locator(".mpe-widget-snapshot .mpe-plot img").count() >= 1, \
                 f"{href}: the saved explorer plot is not shown"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
