@@ -41,6 +41,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox
 from sklearn.base import clone
 
 from . import datasets, plots
@@ -706,8 +708,11 @@ class PlaneExplorer(PerturbationExplorer):
         bars.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2,
                     borderaxespad=0)
         # the bars move on every update; the bar chart's scale changes only when the bars
-        # outgrow it or shrink below a quarter of it (then the still part is redrawn once)
+        # outgrow it or shrink below a sixth of it (then only the bar chart is redrawn)
         self._bar_limit = 0.0
+        self._blank = fig.add_artist(Rectangle((0, 0), 0, 0, transform=fig.transFigure,
+                                               facecolor=fig.get_facecolor(), edgecolor="none",
+                                               animated=True))
         self.moving = [self.points_artist, self.ghost, self.line_est, self.line_true,
                        self.marker, *self.bars_est, *self.bars_true]
         self.draw_still()
@@ -737,6 +742,26 @@ class PlaneExplorer(PerturbationExplorer):
                 self.fig.draw_artist(artist)
         self._background = canvas.copy_from_bbox(self.fig.bbox)
 
+    def redraw_bars(self):
+        """Redraw the bar chart's still part (its new scale) onto the kept still part: blank its
+        region (axes, ticks, title, legend), then draw it without the bars."""
+        canvas, ax = self.fig.canvas, self.ax_bars
+        canvas.restore_region(self._background)
+        new = ax.get_tightbbox(canvas.get_renderer())
+        # blank where the chart was drawn last time and where it goes now (its labels move
+        # with the width of the tick labels)
+        (x0, y0), (x1, y1) = self.fig.transFigure.inverted().transform(
+            Bbox.union([self._bars_box, new]).padded(2))
+        self._blank.set_bounds(x0, y0, x1 - x0, y1 - y0)
+        self.fig.draw_artist(self._blank)
+        self.fig.draw_artist(ax)                   # Axes.draw leaves out the animated bars
+        self._bars_box = new
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
+
+    def redraw_background(self):
+        super().redraw_background()
+        self._bars_box = self.ax_bars.get_tightbbox(self.fig.canvas.get_renderer())
+
     def refresh(self, r):
         a = self.action
         self.draw_model(self.line_est, r["theta_est"])
@@ -763,7 +788,7 @@ class PlaneExplorer(PerturbationExplorer):
         if reach > self._bar_limit or (1e-12 < reach < self._bar_limit / 6):
             self._bar_limit = max(1.6 * reach, 1e-9)   # no change at all keeps the scale
             self.ax_bars.set_ylim(-self._bar_limit, self._bar_limit)
-            self.redraw_background()
+            self.redraw_bars()
         for bar, h in zip([*self.bars_est, *self.bars_true], heights):
             bar.set_height(h)
 
